@@ -1,0 +1,105 @@
+"""The instance-type catalog: copied into the database at start, listed with filters."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flotilla.catalog import Catalog, InstanceTypeFilter, filter_instance_types
+from flotilla.domain.errors import (
+    CloudProviderNotFound,
+    InstanceTypeNotFound,
+    UnknownCloudProvider,
+    UnknownRegion,
+)
+from flotilla.domain.resources import CloudProvider, InstanceType, Page
+from flotilla.services.paging import PageParams, make_page
+from flotilla.store.tables import CloudProviderRow, InstanceTypeRow, RegionRow
+
+
+async def sync_catalog(session: AsyncSession, catalog: Catalog) -> None:
+    """Make the catalog tables equal the shipped catalog (within the caller's transaction)."""
+    await session.execute(sa.delete(InstanceTypeRow))
+    await session.execute(sa.delete(RegionRow))
+    await session.execute(sa.delete(CloudProviderRow))
+    for provider in catalog.providers:
+        session.add(
+            CloudProviderRow(
+                id=provider.id, display_name=provider.display_name, source=provider.source
+            )
+        )
+    await session.flush()
+    for provider in catalog.providers:
+        for region in provider.regions:
+            session.add(
+                RegionRow(provider_id=provider.id, id=region.id, display_name=region.display_name)
+            )
+    for it in catalog.instance_types:
+        info, alloc = it.compute_info, it.allocatable
+        session.add(
+            InstanceTypeRow(
+                provider_id=it.cloud_provider,
+                region_id=it.region,
+                id=it.id,
+                cpu_milli=info.cpu,
+                memory_bytes=info.memory,
+                accelerators=info.accelerators,
+                accelerator_type=info.accelerator_type,
+                accelerator_memory_bytes=info.accelerator_memory,
+                architecture=it.architecture.value,
+                price_on_demand=it.price_per_hour.on_demand,
+                price_spot=it.price_per_hour.spot,
+                allowed_capacity_types=[c.value for c in it.allowed_capacity_types],
+                allocatable_cpu_milli=alloc.cpu,
+                allocatable_memory_bytes=alloc.memory,
+                launch_seconds=it.launch_seconds,
+            )
+        )
+    await session.flush()
+
+
+def list_providers(catalog: Catalog) -> list[CloudProvider]:
+    return list(catalog.providers)
+
+
+def get_provider(catalog: Catalog, provider_id: str) -> CloudProvider:
+    provider = catalog.provider(provider_id)
+    if provider is None:
+        raise CloudProviderNotFound(
+            f"no cloud provider '{provider_id}'; known: {', '.join(p.id for p in catalog.providers)}"
+        )
+    return provider
+
+
+def check_region(catalog: Catalog, provider_id: str, region: str) -> None:
+    """Raise a clear error unless ``region`` is one of ``provider_id``'s regions."""
+    provider = catalog.provider(provider_id)
+    if provider is None:
+        known = ", ".join(p.id for p in catalog.providers)
+        raise UnknownCloudProvider(
+            f"unknown cloud provider '{provider_id}'; use one of: {known}",
+            fields={"cloud_provider": f"unknown; use one of: {known}"},
+        )
+    regions = [r.id for r in provider.regions]
+    if region not in regions:
+        raise UnknownRegion(
+            f"'{provider_id}' has no region '{region}'; use one of: {', '.join(regions)}",
+            fields={"region": f"unknown for {provider_id}; use one of: {', '.join(regions)}"},
+        )
+
+
+def list_instance_types(
+    catalog: Catalog, flt: InstanceTypeFilter, params: PageParams
+) -> Page[InstanceType]:
+    found = filter_instance_types(catalog.instance_types, flt)
+    start = params.offset
+    items = found[start : start + params.per_page]
+    next_page = params.page + 1 if len(found) > start + params.per_page else None
+    return make_page(items, params, next_page)
+
+
+def get_instance_type(catalog: Catalog, provider: str, region: str, type_id: str) -> InstanceType:
+    it = catalog.instance_type(provider, region, type_id)
+    if it is None:
+        raise InstanceTypeNotFound(f"no instance type '{type_id}' in {provider}/{region}")
+    return it

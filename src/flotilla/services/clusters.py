@@ -1,0 +1,313 @@
+"""Compute clusters: create, read, change, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flotilla.domain.errors import (
+    ClusterAlreadyExists,
+    ClusterHasDeployments,
+    InvalidArgument,
+    PermissionDenied,
+    TokenNotUsable,
+)
+from flotilla.domain.resources import ComputeCluster, DeleteAccepted, Page
+from flotilla.domain.specs import IMMUTABLE_FIELDS, ComputeClusterSpec
+from flotilla.domain.states import ClusterType, EventType, ManagedBy, ObjectKind, Scope, TokenStatus
+from flotilla.domain.status import (
+    ClusterFacts,
+    TokenFacts,
+    cluster_status,
+    cluster_token_problem,
+    token_status,
+)
+from flotilla.services import events, tokens
+from flotilla.services.catalog import check_region
+from flotilla.services.context import Caller, Context
+from flotilla.services.lookup import (
+    SHARED_CLUSTER_ID,
+    cluster_row,
+    owner_name,
+    patched,
+    refuse_if_deleting,
+    visible_cluster,
+)
+from flotilla.services.paging import AnySelect, PageParams, fetch_page, make_page
+from flotilla.store.tables import (
+    ClusterRow,
+    DeploymentNodepoolRow,
+    DeploymentRow,
+    NodepoolRow,
+    TokenRow,
+)
+
+SELF_MANAGED_PROVIDERS = frozenset({"self_managed"})
+
+
+def token_facts(token: TokenRow | None) -> TokenFacts | None:
+    return (
+        None
+        if token is None
+        else TokenFacts(revoked_at=token.revoked_at, expires_at=token.expires_at)
+    )
+
+
+def _select() -> AnySelect:
+    nodepools = (
+        sa.select(sa.func.count())
+        .where(NodepoolRow.cluster_pk == ClusterRow.pk)
+        .correlate(ClusterRow)
+        .scalar_subquery()
+    )
+    return sa.select(ClusterRow, TokenRow, nodepools).outerjoin(
+        TokenRow, TokenRow.pk == ClusterRow.token_pk
+    )
+
+
+def _view(
+    caller: Caller, row: ClusterRow, token: TokenRow | None, nodepool_count: int, now: datetime
+) -> ComputeCluster:
+    problem = cluster_token_problem(ClusterType(row.cluster_type), token_facts(token), now)
+    status, reason = cluster_status(
+        ClusterFacts(deleting=row.deleting_at is not None, token_problem=problem)
+    )
+    return ComputeCluster(
+        id=row.id,
+        description=row.description,
+        cluster_type=ClusterType(row.cluster_type),
+        cloud_provider=row.cloud_provider,
+        region=row.region,
+        token_id=token.id if token is not None else None,
+        managed_by=ManagedBy(row.managed_by),
+        owner=owner_name(row, caller),
+        status=status,
+        status_reason=reason,
+        nodepool_count=nodepool_count,
+        created_at=row.created_at,
+        modified_at=row.modified_at,
+    )
+
+
+async def get_cluster(
+    ctx: Context, session: AsyncSession, caller: Caller, cluster_id: str
+) -> ComputeCluster:
+    row = await cluster_row(session, caller, cluster_id)
+    result = (await session.execute(_select().where(ClusterRow.pk == row.pk))).one()
+    return _view(caller, result[0], result[1], result[2], ctx.now())
+
+
+async def list_clusters(
+    ctx: Context, session: AsyncSession, caller: Caller, params: PageParams
+) -> Page[ComputeCluster]:
+    stmt = _select().where(visible_cluster(caller)).order_by(ClusterRow.id, ClusterRow.pk)
+    rows, next_page = await fetch_page(session, stmt, params)
+    now = ctx.now()
+    return make_page([_view(caller, r[0], r[1], r[2], now) for r in rows], params, next_page)
+
+
+async def usable_token(
+    ctx: Context, session: AsyncSession, caller: Caller, token_id: str | None
+) -> TokenRow:
+    """The caller's token a cluster may act with: active and allowed to write."""
+    if token_id is None:
+        if caller.token_id is None:
+            raise InvalidArgument(
+                "name the token the cluster acts with", fields={"token_id": "required"}
+            )
+        token_id = caller.token_id
+    row = await tokens.get_token_row(session, caller.user_pk, token_id)
+    status = token_status(tokens.facts(row), ctx.now())
+    if status != TokenStatus.ACTIVE:
+        raise TokenNotUsable(
+            f"token '{token_id}' is {status.value}; bind an active token",
+            fields={"token_id": status.value},
+        )
+    if not {Scope.WRITE.value, Scope.ADMIN.value} & set(row.scopes):
+        raise TokenNotUsable(
+            f"token '{token_id}' lacks the 'write' scope a cluster needs to manage compute",
+            fields={"token_id": "needs the write scope"},
+        )
+    return row
+
+
+def _check_spec(ctx: Context, spec: ComputeClusterSpec) -> None:
+    if spec.cluster_type == ClusterType.SHARED:
+        raise InvalidArgument(
+            "the shared cluster exists already and there is only one; "
+            "create a 'dedicated' or 'self_managed' cluster",
+            fields={"cluster_type": "use dedicated or self_managed"},
+        )
+    check_region(ctx.catalog, spec.cloud_provider, spec.region)
+    self_managed = spec.cloud_provider in SELF_MANAGED_PROVIDERS
+    if self_managed != (spec.cluster_type == ClusterType.SELF_MANAGED):
+        raise InvalidArgument(
+            "a self_managed cluster uses cloud_provider 'self_managed' (machines join with "
+            "`flotilla agent --join`); a dedicated cluster uses a cloud provider",
+            fields={"cluster_type": "does not match cloud_provider"},
+        )
+
+
+async def create_cluster(
+    ctx: Context, session: AsyncSession, caller: Caller, spec: ComputeClusterSpec
+) -> ComputeCluster:
+    caller.require(Scope.WRITE)
+    _check_spec(ctx, spec)
+    if spec.id == SHARED_CLUSTER_ID:
+        raise ClusterAlreadyExists(
+            f"'{SHARED_CLUSTER_ID}' is the shared cluster; choose another id"
+        )
+    token = await usable_token(ctx, session, caller, spec.token_id)
+    now = ctx.now()
+    row = ClusterRow(
+        id=spec.id,
+        owner_pk=caller.user_pk,
+        description=spec.description,
+        cluster_type=spec.cluster_type.value,
+        cloud_provider=spec.cloud_provider,
+        region=spec.region,
+        token_pk=token.pk,
+        managed_by=(spec.managed_by or ManagedBy.FLOTILLA).value,
+        created_at=now,
+        modified_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise ClusterAlreadyExists(f"you already have a compute cluster '{spec.id}'") from None
+    events.record(
+        session,
+        owner_pk=caller.user_pk,
+        kind=ObjectKind.COMPUTE_CLUSTER,
+        object_id=spec.id,
+        reason="CLUSTER_CREATED",
+        message=f"{spec.cluster_type.value} cluster on {spec.cloud_provider}/{spec.region}, "
+        f"acting with token '{token.id}'",
+        time=now,
+    )
+    ctx.hints.notify("clusters")
+    return _view(caller, row, token, 0, now)
+
+
+def spec_of(row: ClusterRow, token_id: str | None) -> ComputeClusterSpec:
+    return ComputeClusterSpec.model_construct(
+        id=row.id,
+        description=row.description,
+        cluster_type=ClusterType(row.cluster_type),
+        cloud_provider=row.cloud_provider,
+        region=row.region,
+        token_id=token_id,
+        managed_by=ManagedBy(row.managed_by),
+    )
+
+
+async def update_cluster(
+    ctx: Context, session: AsyncSession, caller: Caller, cluster_id: str, patch: dict[str, Any]
+) -> ComputeCluster:
+    """Change the description, or bind another token (which restores a stopped cluster)."""
+    caller.require(Scope.WRITE)
+    row = await cluster_row(session, caller, cluster_id)
+    if row.cluster_type == ClusterType.SHARED.value:
+        caller.require_admin()
+        if "token_id" in patch:
+            raise InvalidArgument("the shared cluster acts for the system, not with a token")
+    refuse_if_deleting(row, f"compute cluster '{cluster_id}'")
+    current_token = await session.get(TokenRow, row.token_pk) if row.token_pk else None
+    spec = patched(
+        ComputeClusterSpec,
+        spec_of(row, current_token.id if current_token else None),
+        patch,
+        IMMUTABLE_FIELDS[ComputeClusterSpec],
+    )
+    now = ctx.now()
+    if "token_id" in patch and row.cluster_type != ClusterType.SHARED.value:
+        token = await usable_token(ctx, session, caller, spec.token_id)
+        if token.pk != row.token_pk:
+            row.token_pk = token.pk
+            events.record(
+                session,
+                owner_pk=row.owner_pk,
+                kind=ObjectKind.COMPUTE_CLUSTER,
+                object_id=row.id,
+                reason="TOKEN_BOUND",
+                message=f"the cluster now acts with token '{token.id}'",
+                time=now,
+            )
+            ctx.hints.notify("clusters", "nodepools")
+    row.description = spec.description
+    row.modified_at = now
+    await session.flush()
+    return await get_cluster(ctx, session, caller, cluster_id)
+
+
+async def deployments_on(session: AsyncSession, nodepool_pks: Sequence[int]) -> list[DeploymentRow]:
+    """Deployments (not being deleted) that may run on any of these nodepools."""
+    if not nodepool_pks:
+        return []
+    result = await session.scalars(
+        sa.select(DeploymentRow)
+        .join(DeploymentNodepoolRow, DeploymentNodepoolRow.deployment_pk == DeploymentRow.pk)
+        .where(
+            DeploymentNodepoolRow.nodepool_pk.in_(nodepool_pks), DeploymentRow.deleting_at.is_(None)
+        )
+        .distinct()
+        .order_by(DeploymentRow.id)
+    )
+    return list(result.all())
+
+
+async def delete_cluster(
+    ctx: Context, session: AsyncSession, caller: Caller, cluster_id: str, *, cascade: bool = False
+) -> DeleteAccepted:
+    """Mark the cluster and its nodepools ``deleting``; rows go once nothing runs there.
+
+    Deployments that use its nodepools block the delete (409 ``CLUSTER_HAS_DEPLOYMENTS``) unless
+    ``cascade``, which deletes those deployments too.
+    """
+    from flotilla.services import deployments, nodepools  # they depend on this module
+
+    caller.require(Scope.WRITE)
+    row = await cluster_row(session, caller, cluster_id)
+    if row.cluster_type == ClusterType.SHARED.value:
+        raise PermissionDenied("the shared cluster cannot be deleted")
+    pools = list(
+        await session.scalars(sa.select(NodepoolRow).where(NodepoolRow.cluster_pk == row.pk))
+    )
+    users = await deployments_on(session, [p.pk for p in pools])
+    if users and not cascade:
+        names = ", ".join(d.id for d in users)
+        raise ClusterHasDeployments(
+            f"compute cluster '{cluster_id}' has deployments: {names}. Delete them first, or "
+            "delete with cascade=true to delete them too",
+            fields={"deployments": names},
+        )
+    now = ctx.now()
+    for deployment in users:
+        await deployments.mark_deleted(ctx, session, deployment)
+    if row.deleting_at is None:
+        row.deleting_at = now
+        events.record(
+            session,
+            owner_pk=row.owner_pk,
+            kind=ObjectKind.COMPUTE_CLUSTER,
+            object_id=row.id,
+            reason="CLUSTER_DELETING",
+            message="deleting: nodepools are drained and their nodes terminated first",
+            time=now,
+            type=EventType.NORMAL,
+        )
+    remaining = 0
+    for pool in pools:
+        if not await nodepools.mark_deleted(ctx, session, row, pool):
+            remaining += 1
+    ctx.hints.notify("clusters", "nodepools")
+    if remaining == 0:
+        await session.delete(row)
+        return DeleteAccepted(id=cluster_id, status="deleted")
+    return DeleteAccepted(id=cluster_id, status="deleting")
