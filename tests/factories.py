@@ -1,4 +1,5 @@
-"""Small factories for test data, through the API as a user would make it."""
+"""Small factories for test data, through the API as a user would make it (and, for what only
+controllers record, such as running nodes and replicas, through the store)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,18 @@ import tarfile
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
+
+from flotilla.domain.ids import new_id
+from flotilla.services.context import Context
+from flotilla.store.tables import (
+    ClusterRow,
+    DeploymentRow,
+    ModelVersionRow,
+    NodepoolRow,
+    NodeRow,
+    ReplicaRow,
+)
 
 ECHO_MODEL_PY = b"""
 from flotilla.runtime import Model
@@ -47,6 +60,14 @@ def echo_package(model_id: str = "echo", **resources: Any) -> bytes:
 async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     assert response.status_code == status, response.text
     return response.json() if response.content else {}
+
+
+def expect_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The error body of ``response``, after checking its HTTP status and stable code."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()["error"]
+    assert body["code"] == code, body
+    return body
 
 
 async def create_cluster(
@@ -97,3 +118,68 @@ async def create_user(
         base_url=str(client.base_url),
         headers={"Authorization": f"Bearer {created['token']['secret']}"},
     )
+
+
+async def create_token(
+    client: httpx.AsyncClient, token_id: str = "ci", **fields: Any
+) -> dict[str, Any]:
+    """A new token of the client's user; the answer holds its secret."""
+    return await ok(await client.post("/v1/tokens", json={"id": token_id, **fields}), 201)
+
+
+def as_token(client: httpx.AsyncClient, secret: str) -> httpx.AsyncClient:
+    """A client of the same app acting with ``secret``."""
+    return httpx.AsyncClient(
+        transport=client._transport,
+        base_url=str(client.base_url),
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+
+
+async def add_running_node(ctx: Context, cluster_id: str, nodepool_id: str) -> None:
+    """A ready node in a nodepool, as a controller would record it (there is no API for that)."""
+    now = ctx.now()
+    async with ctx.db.write() as session:
+        pool_pk = await session.scalar(
+            sa.select(NodepoolRow.pk)
+            .join(ClusterRow, ClusterRow.pk == NodepoolRow.cluster_pk)
+            .where(ClusterRow.id == cluster_id, NodepoolRow.id == nodepool_id)
+        )
+        assert pool_pk is not None, f"no nodepool {cluster_id}/{nodepool_id}"
+        session.add(
+            NodeRow(
+                id=new_id("node"),
+                nodepool_pk=pool_pk,
+                instance_type="g5.xlarge",
+                capacity_type="on_demand",
+                state="ready",
+                price_per_hour=1.0,
+                created_at=now,
+                modified_at=now,
+            )
+        )
+
+
+async def add_running_replica(ctx: Context, deployment_id: str) -> None:
+    """A ready replica of a deployment, as a controller would record it."""
+    now = ctx.now()
+    async with ctx.db.write() as session:
+        deployment = await session.scalar(
+            sa.select(DeploymentRow).where(DeploymentRow.id == deployment_id)
+        )
+        assert deployment is not None, f"no deployment {deployment_id}"
+        version_pk = await session.scalar(
+            sa.select(sa.func.max(ModelVersionRow.pk)).where(
+                ModelVersionRow.model_pk == deployment.model_pk
+            )
+        )
+        session.add(
+            ReplicaRow(
+                id=new_id("replica"),
+                deployment_pk=deployment.pk,
+                model_version_pk=version_pk,
+                state="ready",
+                created_at=now,
+                modified_at=now,
+            )
+        )

@@ -50,6 +50,31 @@ class Settings(BaseSettings):
     shared_nodepool_max_instances: int = Field(2, ge=1)
 
     admin_user: str = "admin"
+
+    controllers: bool = Field(True, description="Run the controllers in this server process.")
+    providers: list[str] = Field(
+        default_factory=lambda: ["local"], description="Providers this server launches nodes with."
+    )
+    reconcile_interval_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Longest wait between reconcile passes (API writes wake them at once).",
+    )
+    lease_seconds: float = Field(30.0, gt=0, description="How long a controller's claim lasts.")
+    burst_window_seconds: float = Field(
+        10.0, gt=0, description="Short window the autoscaler reacts to."
+    )
+    node_empty_seconds: float = Field(
+        300.0, ge=0, description="How long an empty node stays when no deployment sets a delay."
+    )
+    node_lost_seconds: float = Field(30.0, gt=0, description="A node silent this long is lost.")
+    node_register_timeout_seconds: float = Field(
+        600.0, gt=0, description="A launched node whose agent has not registered by then is lost."
+    )
+    shortage_seconds: float = Field(
+        600.0, ge=0, description="How long a 'no capacity' answer keeps a capacity type avoided."
+    )
+    orphan_sweep_seconds: float = Field(60.0, gt=0, description="How often providers are swept.")
     run_migrations: bool = Field(True, description="Upgrade the database schema at start.")
 
     @field_validator("home", mode="after")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+
 from tests.factories import create_cluster, create_deployment, create_nodepool, ok, upload_model
 
 

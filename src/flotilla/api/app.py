@@ -26,6 +26,8 @@ from flotilla.api.routers import (
     tokens,
     users,
 )
+from flotilla.controllers.runner import ControllerRunner
+from flotilla.providers.factory import build as build_providers
 from flotilla.services.bootstrap import Bootstrapped, bootstrap
 from flotilla.services.context import Context
 from flotilla.store.migrate import upgrade
@@ -44,6 +46,19 @@ result is validated whole. **DELETE** of a cluster, nodepool or deployment answe
 object shows `deleting` until what runs there has stopped.
 """
 
+ROUTERS = (
+    clusters.router,
+    nodepools.router,
+    catalog.router,
+    deployments.router,
+    models.router,
+    tokens.router,
+    users.router,
+    events.router,
+    apply.router,
+    health.router,
+)
+
 
 def create_app(ctx: Context, *, on_start: Callable[[Bootstrapped], None] | None = None) -> FastAPI:
     """The API app over ``ctx``. At start it upgrades the schema (unless disabled), ensures the
@@ -55,10 +70,21 @@ def create_app(ctx: Context, *, on_start: Callable[[Bootstrapped], None] | None 
         if ctx.settings.run_migrations:
             await upgrade(ctx.db)
         done = await bootstrap(ctx)
+        runner = None
+        if ctx.settings.controllers:
+            providers = build_providers(ctx)
+            runner = ControllerRunner(
+                ctx, providers.registry, done.installation_id, extra_rounds=providers.rounds
+            )
+            runner.start()
         if on_start is not None:
             on_start(done)
-        yield
-        await ctx.db.dispose()
+        try:
+            yield
+        finally:
+            if runner is not None:
+                await runner.close()
+            await ctx.db.dispose()
 
     app = FastAPI(
         title="Flotilla",
@@ -70,18 +96,7 @@ def create_app(ctx: Context, *, on_start: Callable[[Bootstrapped], None] | None 
     )
     app.state.ctx = ctx
     errors.install(app)
-    for router in (
-        clusters.router,
-        nodepools.router,
-        catalog.router,
-        deployments.router,
-        models.router,
-        tokens.router,
-        users.router,
-        events.router,
-        apply.router,
-        health.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
@@ -90,6 +105,9 @@ def create_app(ctx: Context, *, on_start: Callable[[Bootstrapped], None] | None 
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
+    app.state.route_methods = errors.route_methods(
+        [*app.router.routes, *(route for router in ROUTERS for route in router.routes)]
+    )
     app.add_middleware(RequestMetrics, registry=registry)
     app.add_middleware(
         BodyLimit,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,16 +12,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Route
 
 from flotilla.api.limits import BodyLimitExceeded
 from flotilla.domain.errors import (
     FlotillaError,
     InternalError,
-    InvalidArgument,
     MalformedRequest,
     MethodNotAllowed,
     RouteNotFound,
 )
+from flotilla.services.lookup import error_fields, invalid_argument
 
 log = logging.getLogger("flotilla.api")
 
@@ -59,19 +62,30 @@ def error_response(error: FlotillaError, headers: dict[str, str] | None = None) 
 
 
 def _fields(exc: RequestValidationError) -> dict[str, str]:
-    fields: dict[str, str] = {}
+    """Body fields by their path (``autoscale_config.min_replicas``); parameters with where
+    they are (``query.per_page``)."""
+    items = []
     for item in exc.errors():
-        loc = [str(p) for p in item.get("loc", ())]
-        if loc and loc[0] in ("body", "query", "path", "header"):
-            loc = loc[1:] if loc[0] == "body" else loc
-        path = ".".join(loc) or "body"
-        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
-        if item.get("type") == "extra_forbidden":
-            message = "unknown field; remove it (check its spelling)"
-        elif item.get("type") == "missing":
-            message = "required"
-        fields[path] = message
-    return fields
+        loc = tuple(item.get("loc", ()))
+        items.append({**item, "loc": loc[1:] if loc[:1] == ("body",) else loc})
+    return error_fields(items)
+
+
+RouteMethods = list[tuple[re.Pattern[str], frozenset[str]]]
+
+
+def route_methods(routes: Iterable[BaseRoute]) -> RouteMethods:
+    """Each route's path pattern and methods, for ``Allow``: Starlette's own 405 names only the
+    first route that matched the path, and FastAPI has one route per method."""
+    return [
+        (r.path_regex, frozenset(r.methods)) for r in routes if isinstance(r, Route) and r.methods
+    ]
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    known: RouteMethods = getattr(request.app.state, "route_methods", [])
+    path = request.scope["path"]
+    return sorted({method for regex, methods in known if regex.match(path) for method in methods})
 
 
 def install(app: FastAPI) -> None:
@@ -83,22 +97,20 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         if any(item.get("type") == "json_invalid" for item in exc.errors()):
             return error_response(MalformedRequest("the body is not valid JSON"))
-        fields = _fields(exc)
-        first_path, first_message = next(iter(fields.items()), ("body", "invalid"))
-        more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
-        return error_response(
-            InvalidArgument(f"invalid {first_path}: {first_message}{more}", fields=fields)
-        )
+        return error_response(invalid_argument(_fields(exc)))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc, BodyLimitExceeded):
             return error_response(exc.error)
         if exc.status_code == 404:
             return error_response(RouteNotFound("no such route; see /docs for the API"))
         if exc.status_code == 405:
-            headers = dict(exc.headers) if exc.headers else None
-            return error_response(MethodNotAllowed("this route does not take that method"), headers)
+            allow = ", ".join(_allowed_methods(request))
+            return error_response(
+                MethodNotAllowed(f"{request.method} is not allowed here; this route takes {allow}"),
+                headers={"Allow": allow},
+            )
         error = FlotillaError(str(exc.detail))
         return JSONResponse(
             {"error": {"code": "HTTP_" + str(exc.status_code), "message": error.message}},

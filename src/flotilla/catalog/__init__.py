@@ -7,6 +7,8 @@ at start (``services.catalog``) so that queries and reports can join on them.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -44,7 +46,18 @@ class Catalog:
         for it in self.instance_types:
             self._index[(it.cloud_provider, it.region, it.id)] = it
 
+    @property
+    def digest(self) -> str:
+        """Changes whenever any provider, region or instance type does."""
+        payload = json.dumps(
+            [p.model_dump(mode="json") for p in self.providers]
+            + [it.model_dump(mode="json") for it in self.instance_types],
+            sort_keys=True,
+        )
+        return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+
     def provider(self, provider_id: str) -> CloudProvider | None:
+
         return next((p for p in self.providers if p.id == provider_id), None)
 
     def instance_type(self, provider: str, region: str, type_id: str) -> InstanceType | None:
@@ -145,8 +158,9 @@ class InstanceTypeFilter(BaseModel):
             self.min_gpus is None or info.accelerators >= self.min_gpus,
             self.min_gpu_memory is None or (info.accelerator_memory or 0) >= self.min_gpu_memory,
             self.accelerator_type is None
-            or fnmatch.fnmatch(
-                (info.accelerator_type or "").lower(), self.accelerator_type.lower()
+            or (  # a type without accelerators matches no accelerator pattern, not even '*'
+                info.accelerator_type is not None
+                and fnmatch.fnmatch(info.accelerator_type.lower(), self.accelerator_type.lower())
             ),
             self.min_cpu is None or info.cpu >= self.min_cpu,
             self.min_memory is None or info.memory >= self.min_memory,

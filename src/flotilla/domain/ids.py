@@ -42,7 +42,8 @@ INSTANCE_TYPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 def check_instance_type_id(value: str) -> str:
     if not INSTANCE_TYPE_RE.fullmatch(value):
         raise ValueError(
-            f"invalid instance type {value!r}: 1–64 characters: letters, digits, '.', '-' and '_'"
+            f"invalid instance type {value!r}: must be 1–64 characters: letters, digits, '.', '-' "
+            "and '_', starting with a letter or digit"
         )
     return value
 

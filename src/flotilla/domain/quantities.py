@@ -12,7 +12,7 @@ the field with ``model_copy(update=...)``, which does not validate.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -24,6 +24,9 @@ _CPU_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(m)?")
 
 MAX_CPU_MILLI = 10**9
 MAX_MEMORY_BYTES = 2**60
+
+# Scaling is exact: the default 28-digit context would round 1.00…01 cores to 1000m.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def _number(value: Any, what: str) -> Decimal:
@@ -47,9 +50,9 @@ def parse_cpu(value: Any) -> int:
                 f"invalid CPU quantity {value!r}: use cores ('2', '0.5') or millicores ('500m')"
             )
         number, milli = Decimal(match.group(1)), match.group(2)
-        millis = number if milli else number * 1000
+        millis = number if milli else _EXACT.multiply(number, 1000)
     else:
-        millis = _number(value, "CPU") * 1000
+        millis = _EXACT.multiply(_number(value, "CPU"), 1000)
     if millis != millis.to_integral_value():
         raise ValueError(f"CPU quantity {value!r} is finer than 1 millicore")
     result = int(millis)
@@ -75,7 +78,7 @@ def parse_memory(value: Any) -> int:
             )
         number, unit = Decimal(match.group(1)), match.group(2)
         scale = _BINARY.get(unit or "", _DECIMAL.get(unit or "", 1))
-        amount = number * scale
+        amount = _EXACT.multiply(number, scale)
     else:
         amount = _number(value, "memory")
     if amount != amount.to_integral_value():

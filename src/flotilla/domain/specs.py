@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    WithJsonSchema,
+    model_validator,
+)
 
 from flotilla.domain.ids import InstanceTypeId, ObjectId
 from flotilla.domain.quantities import Cpu, Memory
@@ -19,42 +29,69 @@ from flotilla.domain.states import (
     DeploymentStatus,
     ManagedBy,
     SchedulingChoice,
+    Scope,
 )
 
-Description = Annotated[str, Field(max_length=1000, description="Free text shown in lists.")]
-Count = Annotated[int, Field(ge=0, le=10_000)]
+
+def _no_nul(value: str) -> str:
+    """NUL is never meant in text, and PostgreSQL cannot store it."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (\\u0000)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern": r"^[^\x00]*$"})]
+"""Free text: any characters but NUL."""
+Description = Annotated[Text, Field(max_length=1000, description="Free text shown in lists.")]
+Count = Annotated[StrictInt, Field(ge=0, le=10_000)]
+
+
+class RuleBroken(ValueError):
+    """A rule between fields is broken; ``fields`` names each of them, so that an error can
+    point at every input involved."""
+
+    def __init__(self, message: str, *fields: str) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class Spec(BaseModel):
+    """Numbers and booleans are strict (no ``"4"`` for 4, no ``0`` for false): what a spec
+    accepts is what its JSON schema says."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class AutoscaleConfig(Spec):
     """How a deployment's replica count follows its traffic."""
 
-    min_replicas: Annotated[int, Field(ge=0, le=1000)] = 0
-    max_replicas: Annotated[int, Field(ge=1, le=1000)] = 5
-    target_concurrency: Annotated[float, Field(gt=0, le=10_000)] = Field(
+    min_replicas: Annotated[StrictInt, Field(ge=0, le=1000)] = 0
+    max_replicas: Annotated[StrictInt, Field(ge=1, le=1000)] = 5
+    target_concurrency: Annotated[StrictFloat, Field(gt=0, le=10_000, allow_inf_nan=False)] = Field(
         4.0, description="In-flight requests per replica the autoscaler aims for."
     )
-    traffic_history_seconds: Annotated[int, Field(ge=10, le=86_400)] = 300
-    scale_up_delay_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
-    scale_down_delay_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
-    scale_to_zero_delay_seconds: Annotated[int, Field(ge=0, le=604_800)] = 1800
-    disable_packing: bool = Field(
+    traffic_history_seconds: Annotated[StrictInt, Field(ge=10, le=86_400)] = 300
+    scale_up_delay_seconds: Annotated[StrictInt, Field(ge=0, le=86_400)] = 0
+    scale_down_delay_seconds: Annotated[StrictInt, Field(ge=0, le=86_400)] = 300
+    scale_to_zero_delay_seconds: Annotated[StrictInt, Field(ge=0, le=604_800)] = 1800
+    disable_packing: StrictBool = Field(
         False, description="Run at most one replica of this deployment per node."
     )
 
     @model_validator(mode="after")
     def _check_rules(self) -> Self:
         if self.min_replicas > self.max_replicas:
-            raise ValueError(
-                f"min_replicas ({self.min_replicas}) must not exceed max_replicas ({self.max_replicas})"
+            raise RuleBroken(
+                f"min_replicas ({self.min_replicas}) must not exceed max_replicas ({self.max_replicas})",
+                "min_replicas",
+                "max_replicas",
             )
         if self.scale_to_zero_delay_seconds < self.scale_down_delay_seconds:
-            raise ValueError(
+            raise RuleBroken(
                 f"scale_to_zero_delay_seconds ({self.scale_to_zero_delay_seconds}) must be at least "
-                f"scale_down_delay_seconds ({self.scale_down_delay_seconds})"
+                f"scale_down_delay_seconds ({self.scale_down_delay_seconds})",
+                "scale_to_zero_delay_seconds",
+                "scale_down_delay_seconds",
             )
         return self
 
@@ -132,13 +169,15 @@ class NodepoolSpec(Spec):
     @model_validator(mode="after")
     def _check_rules(self) -> Self:
         if self.min_instances > self.max_instances:
-            raise ValueError(
-                f"min_instances ({self.min_instances}) must not exceed max_instances ({self.max_instances})"
+            raise RuleBroken(
+                f"min_instances ({self.min_instances}) must not exceed max_instances ({self.max_instances})",
+                "min_instances",
+                "max_instances",
             )
         if len(set(self.instance_types)) != len(self.instance_types):
-            raise ValueError("instance_types lists the same type twice")
+            raise RuleBroken("instance_types lists the same type twice", "instance_types")
         if len(set(self.capacity_types)) != len(self.capacity_types):
-            raise ValueError("capacity_types lists the same capacity type twice")
+            raise RuleBroken("capacity_types lists the same capacity type twice", "capacity_types")
         return self
 
 
@@ -147,7 +186,7 @@ class NodepoolRef(Spec):
 
     compute_cluster: ObjectId
     nodepool: ObjectId
-    priority: Annotated[int, Field(ge=0, le=9, description="0–9, higher first.")] = 0
+    priority: Annotated[StrictInt, Field(ge=0, le=9, description="0–9, higher first.")] = 0
 
 
 class DeploymentSpec(Spec):
@@ -187,9 +226,9 @@ class DeploymentSpec(Spec):
     def _check_rules(self) -> Self:
         seen = {(ref.compute_cluster, ref.nodepool) for ref in self.nodepools}
         if len(seen) != len(self.nodepools):
-            raise ValueError("nodepools lists the same nodepool twice")
+            raise RuleBroken("nodepools lists the same nodepool twice", "nodepools")
         if self.status == DeploymentStatus.DELETING:
-            raise ValueError("status may be 'enabled' or 'disabled'")
+            raise RuleBroken("status may be 'enabled' or 'disabled'", "status")
         return self
 
 
@@ -198,7 +237,7 @@ class Resources(Spec):
 
     cpu: Cpu = Field(default=1000, description="CPU per replica, e.g. '500m' or '2'.")
     memory: Memory = Field(default=512 * 2**20, description="Memory per replica, e.g. '512Mi'.")
-    accelerators: Annotated[int, Field(ge=0, le=64)] = 0
+    accelerators: Annotated[StrictInt, Field(ge=0, le=64)] = 0
     accelerator_type: str | None = Field(
         None, max_length=64, description="Required accelerator, wildcards allowed: 'NVIDIA-*'."
     )
@@ -209,13 +248,17 @@ class ModelSpec(Spec):
     description: Description = ""
 
 
+ScopeName = Annotated[str, WithJsonSchema({"type": "string", "enum": [s.value for s in Scope]})]
+"""A scope, checked by the spec so that an unknown one is named in the error."""
+
+
 class TokenSpec(Spec):
     id: ObjectId | None = Field(None, description="Chosen name; generated when omitted.")
     description: Description = ""
-    scopes: Annotated[list[str], Field(min_length=1, max_length=3)] = Field(
+    scopes: Annotated[list[ScopeName], Field(min_length=1, max_length=3)] = Field(
         default_factory=lambda: ["read", "write"], examples=[["read", "write"]]
     )
-    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+    expires_in_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = Field(
         None, description="Days until the token expires; never when omitted."
     )
 
@@ -230,9 +273,9 @@ class TokenSpec(Spec):
 
 class UserSpec(Spec):
     id: ObjectId
-    name: Annotated[str, Field(max_length=200)] = ""
-    email: Annotated[str, Field(max_length=320)] = ""
-    is_admin: bool = False
+    name: Annotated[Text, Field(max_length=200)] = ""
+    email: Annotated[Text, Field(max_length=320)] = ""
+    is_admin: StrictBool = False
 
 
 IMMUTABLE_FIELDS: dict[type[Spec], frozenset[str]] = {
@@ -251,8 +294,9 @@ def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_patch(merged[key], value)
+        elif isinstance(value, dict):  # a new object is patched onto {}: its nulls vanish
+            base = merged.get(key)
+            merged[key] = merge_patch(base if isinstance(base, dict) else {}, value)
         else:
             merged[key] = value
     return merged
@@ -270,7 +314,9 @@ def partial_model(model: type[Spec], name: str) -> type[Spec]:
             annotation = partial_model(annotation, f"{annotation.__name__}Patch")
         if info.metadata:
             annotation = Annotated[(annotation, *info.metadata)]
-        fields[field_name] = (annotation | None, Field(None, description=info.description))
+        # The id pattern and examples live on the field, not in its metadata: keep them too.
+        extra = {"json_schema_extra": info.json_schema_extra, "examples": info.examples}
+        fields[field_name] = (annotation | None, Field(None, description=info.description, **extra))
     patch: type[Spec] = create_model(name, __base__=Spec, **fields)
     patch.__doc__ = (
         f"Fields of {model.__name__} to change (JSON merge patch): omitted fields stay, "

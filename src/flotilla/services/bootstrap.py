@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from flotilla.services.context import Context
 from flotilla.services.lookup import DEFAULT_NODEPOOL_ID, SHARED_CLUSTER_ID
 from flotilla.services.nodepools import check_against_catalog
 from flotilla.services.users import SYSTEM_USER
-from flotilla.store.tables import ClusterRow, NodepoolRow, TokenRow, UserRow
+from flotilla.store.tables import ClusterRow, InstallationRow, NodepoolRow, TokenRow, UserRow
 
 BOOTSTRAP_LOCK = 0x466C6F74  # "Flot": one bootstrap at a time across server replicas
 
@@ -33,6 +34,21 @@ class Bootstrapped:
     admin_token: str | None
     """The admin's first token secret, only on the start that created it."""
     credentials_path: Path | None
+    installation_id: str = ""
+    """Tags every instance this installation launches."""
+
+
+async def _ensure_installation(ctx: Context, session: AsyncSession) -> str:
+    """This installation's id, and the catalog copied in when it changed."""
+    row = await session.scalar(sa.select(InstallationRow))
+    if row is None:
+        row = InstallationRow(id="flt-" + secrets.token_hex(8), created_at=ctx.now())
+        session.add(row)
+    if row.catalog_digest != ctx.catalog.digest:
+        await sync_catalog(session, ctx.catalog)
+        row.catalog_digest = ctx.catalog.digest
+    await session.flush()
+    return row.id
 
 
 async def _ensure_user(ctx: Context, session: AsyncSession, user_id: str, **flags: bool) -> UserRow:
@@ -120,7 +136,7 @@ async def bootstrap(ctx: Context) -> Bootstrapped:
     async with ctx.db.write() as session:
         if not ctx.db.is_sqlite:
             await session.execute(sa.select(sa.func.pg_advisory_xact_lock(BOOTSTRAP_LOCK)))
-        await sync_catalog(session, ctx.catalog)
+        installation = await _ensure_installation(ctx, session)
         system = await _ensure_user(ctx, session, SYSTEM_USER, is_system=True)
         await _ensure_shared_cluster(ctx, session, system)
         admin = await _ensure_user(ctx, session, ctx.settings.admin_user, is_admin=True)
@@ -142,6 +158,10 @@ async def bootstrap(ctx: Context) -> Bootstrapped:
             )
             secret = token.secret
     if secret is None:
-        return Bootstrapped(admin_token=None, credentials_path=None)
+        return Bootstrapped(admin_token=None, credentials_path=None, installation_id=installation)
     write_credentials(ctx.settings.credentials_path, ctx.settings.url, secret)
-    return Bootstrapped(admin_token=secret, credentials_path=ctx.settings.credentials_path)
+    return Bootstrapped(
+        admin_token=secret,
+        credentials_path=ctx.settings.credentials_path,
+        installation_id=installation,
+    )

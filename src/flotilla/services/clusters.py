@@ -250,13 +250,13 @@ async def deployments_on(session: AsyncSession, nodepool_pks: Sequence[int]) -> 
     """Deployments (not being deleted) that may run on any of these nodepools."""
     if not nodepool_pks:
         return []
+    # A subquery, not DISTINCT over the rows: PostgreSQL cannot compare their JSON columns.
+    using = sa.select(DeploymentNodepoolRow.deployment_pk).where(
+        DeploymentNodepoolRow.nodepool_pk.in_(nodepool_pks)
+    )
     result = await session.scalars(
         sa.select(DeploymentRow)
-        .join(DeploymentNodepoolRow, DeploymentNodepoolRow.deployment_pk == DeploymentRow.pk)
-        .where(
-            DeploymentNodepoolRow.nodepool_pk.in_(nodepool_pks), DeploymentRow.deleting_at.is_(None)
-        )
-        .distinct()
+        .where(DeploymentRow.pk.in_(using), DeploymentRow.deleting_at.is_(None))
         .order_by(DeploymentRow.id)
     )
     return list(result.all())

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from flotilla.domain.errors import InvalidArgument, MalformedRequest
+from flotilla.domain.ids import ObjectId
 from flotilla.domain.specs import ComputeClusterSpec, DeploymentSpec, NodepoolSpec, Spec
-from flotilla.services.lookup import validation_fields
+from flotilla.services.lookup import summary, validation_fields
 
 KINDS: dict[str, type[Spec]] = {
     "compute_cluster": ComputeClusterSpec,
@@ -40,6 +41,42 @@ SCHEDULING_CHOICES = {
     8: "prefer_on_demand",
 }
 DROPPED = ("visibility", "metadata", "user_id", "app_id")
+
+
+class NodepoolInCluster(NodepoolSpec):
+    """A nodepool document names the cluster it belongs to."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "a10-pool",
+                    "compute_cluster": "gpu-east",
+                    "instance_types": ["g5.xlarge"],
+                    "capacity_types": ["spot", "on_demand"],
+                    "max_instances": 4,
+                }
+            ]
+        }
+    )
+
+    compute_cluster: ObjectId
+
+
+class ComputeClusterDocument(Spec):
+    compute_cluster: ComputeClusterSpec
+
+
+class NodepoolDocument(Spec):
+    nodepool: NodepoolInCluster
+
+
+class DeploymentDocument(Spec):
+    deployment: DeploymentSpec
+
+
+ConfigDocument = ComputeClusterDocument | NodepoolDocument | DeploymentDocument
+"""One document in Flotilla's form, for the API's schema (Clarifai's form is read too)."""
 
 
 @dataclass(frozen=True)
@@ -141,10 +178,9 @@ def _document(index: int, raw: Any) -> Document:
         spec = KINDS[kind].model_validate(body)
     except ValidationError as error:
         fields = validation_fields(error, prefix=f"documents.{index}.{kind}")
-        first = next(iter(fields.items()))
         name = body.get("id", "?")
         raise InvalidArgument(
-            f"{where} ({kind} '{name}'): {first[0]}: {first[1]}", fields=fields
+            f"{where} ({kind} '{name}'): {summary(fields)}", fields=fields
         ) from None
     except (ValueError, TypeError, AttributeError) as error:
         raise InvalidArgument(

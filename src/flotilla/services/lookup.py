@@ -5,6 +5,7 @@ Another user's object is reported as not found, never as forbidden.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from flotilla.domain.errors import (
     NodepoolNotFound,
     ObjectDeleting,
 )
-from flotilla.domain.specs import merge_patch
+from flotilla.domain.specs import RuleBroken, merge_patch
 from flotilla.domain.states import ClusterType
 from flotilla.services.context import Caller
 from flotilla.store.tables import ClusterRow, DeploymentRow, ModelRow, NodepoolRow
@@ -96,26 +97,43 @@ def refuse_if_deleting(row: Any, what: str) -> None:
         raise ObjectDeleting(f"{what} is being deleted; it can no longer be changed")
 
 
-def validation_fields(error: ValidationError, prefix: str = "") -> dict[str, str]:
-    """Pydantic errors as ``{"field.path": "what is wrong"}``."""
+def error_fields(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> dict[str, str]:
+    """Pydantic errors as ``{"field.path": "what is wrong"}``; a broken rule between fields
+    (``RuleBroken``) is reported at each field it names."""
     fields: dict[str, str] = {}
-    for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"])
-        if prefix:
-            path = f"{prefix}.{path}" if path else prefix
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
+    for item in errors:
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        if item.get("type") == "extra_forbidden":
             message = "unknown field; remove it (check its spelling)"
-        fields[path or "body"] = message
+        elif item.get("type") == "missing":
+            message = "required"
+        rule = (item.get("ctx") or {}).get("error")
+        loc = [prefix, *(str(p) for p in item.get("loc", ()))]
+        for name in rule.fields if isinstance(rule, RuleBroken) else ("",):
+            fields[".".join(p for p in (*loc, name) if p) or "body"] = message
     return fields
 
 
+def validation_fields(error: ValidationError, prefix: str = "") -> dict[str, str]:
+    return error_fields(error.errors(), prefix)
+
+
+def summary(fields: dict[str, str]) -> str:
+    """The first problem in one line, and how many others there are."""
+    path, message = next(iter(fields.items()), ("body", "invalid"))
+    leaf = path.rsplit(".", 1)[-1]
+    rule = path == "body" or message.startswith(leaf)  # the message names its fields
+    first = message if rule else f"invalid {path}: {message}"
+    others = len(set(fields.values())) - 1  # a rule between two fields is one problem
+    return first + (f" (and {others} more)" if others else "")
+
+
+def invalid_argument(fields: dict[str, str]) -> InvalidArgument:
+    return InvalidArgument(summary(fields), fields=fields)
+
+
 def invalid(error: ValidationError, prefix: str = "") -> InvalidArgument:
-    fields = validation_fields(error, prefix)
-    first = next(iter(fields.items()))
-    summary = f"{first[0]}: {first[1]}" if first[0] != "body" else first[1]
-    more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
-    return InvalidArgument(f"invalid {summary}{more}", fields=fields)
+    return invalid_argument(validation_fields(error, prefix))
 
 
 def patched(spec_type: type[S], current: S, patch: dict[str, Any], immutable: frozenset[str]) -> S:

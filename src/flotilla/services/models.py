@@ -102,14 +102,15 @@ async def _views(
 
 async def get_model(session: AsyncSession, caller: Caller, model_id: str) -> Model:
     row = await model_row(session, caller, model_id)
-    found = (await session.execute(_select().where(ModelRow.pk == row.pk))).one()
-    return (await _views(session, caller, [found.tuple()]))[0]
+    found, count, latest = (await session.execute(_select().where(ModelRow.pk == row.pk))).one()
+    return (await _views(session, caller, [(found, count, latest)]))[0]
 
 
 async def list_models(session: AsyncSession, caller: Caller, params: PageParams) -> Page[Model]:
     stmt = _select().where(ModelRow.owner_pk == caller.user_pk).order_by(ModelRow.id)
     rows, next_page = await fetch_page(session, stmt, params)
-    return make_page(await _views(session, caller, [r.tuple() for r in rows]), params, next_page)
+    views = await _views(session, caller, [(found, n, latest) for found, n, latest in rows])
+    return make_page(views, params, next_page)
 
 
 async def create_model(

@@ -277,11 +277,10 @@ async def authenticate_cached(ctx: Context, secret: str) -> Caller:
     mono, now = ctx.clock.monotonic(), ctx.now()
     hit = ctx.token_cache.get(key, mono)
     if hit is not None:
-        status = token_status(hit.facts, now)
-        if status == TokenStatus.EXPIRED:
-            raise TokenExpired("this token expired; create a new one")
         caller = hit.caller
         assert isinstance(caller, Caller)
+        if token_status(hit.facts, now) == TokenStatus.EXPIRED:
+            raise TokenExpired(f"token '{caller.token_id}' expired; create a new one")
     else:
         async with ctx.db.read() as session:
             caller, row = await authenticate(session, secret, now)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flotilla.domain.errors import Conflict, InvalidArgument, UserAlreadyExists, UserNotFound
 from flotilla.domain.resources import Page, TokenWithSecret, User
-from flotilla.domain.specs import TokenSpec, UserSpec
+from flotilla.domain.specs import IMMUTABLE_FIELDS, TokenSpec, UserSpec
 from flotilla.domain.states import ObjectKind
 from flotilla.services import events, tokens
 from flotilla.services.context import Caller, Context
+from flotilla.services.lookup import patched
 from flotilla.services.paging import PageParams, fetch_page, page_of
 from flotilla.store.tables import ClusterRow, DeploymentRow, UserRow
 
@@ -96,14 +99,14 @@ async def get_user(session: AsyncSession, caller: Caller, user_id: str) -> User:
 
 
 async def update_user(
-    ctx: Context, session: AsyncSession, caller: Caller, user_id: str, patch: dict[str, object]
+    ctx: Context, session: AsyncSession, caller: Caller, user_id: str, patch: dict[str, Any]
 ) -> User:
     caller.require_admin()
     row = await get_user_row(session, user_id)
-    if "id" in patch and patch["id"] != row.id:
-        raise InvalidArgument("a user's id cannot change", fields={"id": "immutable"})
-    merged = view(row).model_dump(include={"id", "name", "email", "is_admin"}) | patch
-    spec = UserSpec.model_validate(merged)
+    current = UserSpec.model_construct(
+        id=row.id, name=row.name, email=row.email, is_admin=row.is_admin
+    )
+    spec = patched(UserSpec, current, patch, IMMUTABLE_FIELDS[UserSpec])
     if row.pk == caller.user_pk and not spec.is_admin:
         raise Conflict("you cannot remove your own admin rights; ask another admin")
     row.name, row.email, row.is_admin = spec.name, spec.email, spec.is_admin

@@ -201,6 +201,13 @@ class NodeRow(TimestampsMixin, LeaseMixin, Base):
     preempted_at: Mapped[datetime | None] = mapped_column()
     last_heartbeat_at: Mapped[datetime | None] = mapped_column()
     interruption_notice_at: Mapped[datetime | None] = mapped_column()
+    interruption_deadline_at: Mapped[datetime | None] = mapped_column()
+    launch_attempted_at: Mapped[datetime | None] = mapped_column()
+    """Set (and committed) just before the provider is asked to launch: after a crash, a node
+    with this set and no instance id is looked up at the provider by its tag."""
+    empty_since: Mapped[datetime | None] = mapped_column()
+    replaces_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("nodes.pk", ondelete="SET NULL"))
+    """The on-demand node this spot node replaces (drained once this one is ready)."""
 
 
 class ModelRow(TimestampsMixin, Base):
@@ -247,6 +254,10 @@ class DeploymentRow(TimestampsMixin, LeaseMixin, Base):
     enabled: Mapped[bool] = mapped_column(default=True, nullable=False)
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
     deleting_at: Mapped[datetime | None] = mapped_column()
+    desired_replicas: Mapped[int] = mapped_column(default=0, server_default="0", nullable=False)
+    scaler_state: Mapped[dict[str, Any] | None] = mapped_column()
+    last_request_at: Mapped[datetime | None] = mapped_column()
+    """When a gateway last saw a request for it (scale to zero counts from here)."""
 
 
 class DeploymentNodepoolRow(Base):
@@ -282,6 +293,10 @@ class ReplicaRow(TimestampsMixin, LeaseMixin, Base):
     state_reason: Mapped[str | None] = mapped_column(sa.Text)
     endpoint: Mapped[str | None] = mapped_column(sa.String(256))
     restarts: Mapped[int] = mapped_column(default=0, nullable=False)
+    replaces_pk: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("replicas.pk", ondelete="SET NULL"), index=True
+    )
+    """The replica this one takes over from (moved off a node, or a new version)."""
     started_at: Mapped[datetime | None] = mapped_column()
     ready_at: Mapped[datetime | None] = mapped_column()
     draining_at: Mapped[datetime | None] = mapped_column()
@@ -326,3 +341,60 @@ class UsageRecordRow(Base):
     seconds: Mapped[float] = mapped_column(sa.Float, nullable=False)
     price_per_hour: Mapped[float] = mapped_column(sa.Float, nullable=False)
     cost: Mapped[float] = mapped_column(sa.Float, nullable=False)
+
+
+class ControllerLeaseRow(Base):
+    """Which server replica runs the reconcile pass (leader election by lease)."""
+
+    __tablename__ = "controller_leases"
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(sa.String(128), nullable=False)
+    token: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class CapacityShortageRow(Base):
+    """A provider said "no capacity" for this combination; avoid it until ``until``."""
+
+    __tablename__ = "capacity_shortages"
+    provider: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    instance_type: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    capacity_type: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    until: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class TrafficSampleRow(Base):
+    """What one gateway saw of one deployment over [start_at, end_at)."""
+
+    __tablename__ = "traffic_samples"
+    __table_args__ = (sa.Index("ix_traffic_end_deployment", "end_s", "deployment_pk"),)
+    pk: Mapped[int] = _pk()
+    deployment_pk: Mapped[int] = mapped_column(
+        sa.ForeignKey("deployments.pk", ondelete="CASCADE"), nullable=False
+    )
+    gateway: Mapped[str] = mapped_column(sa.String(128), nullable=False)
+    start_s: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    """Interval start, seconds since the Unix epoch (so windows are summed in SQL)."""
+    end_s: Mapped[float] = mapped_column(sa.Float, nullable=False)
+
+    in_flight: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    """Average requests in flight (including held ones) over the interval."""
+    arrivals: Mapped[int] = mapped_column(nullable=False)
+    held: Mapped[int] = mapped_column(nullable=False)
+    """Requests waiting for a replica at the end of the interval."""
+    last_request_at: Mapped[datetime | None] = mapped_column()
+    latency_ms_p50: Mapped[float | None] = mapped_column(sa.Float)
+    latency_ms_p99: Mapped[float | None] = mapped_column(sa.Float)
+    errors: Mapped[int] = mapped_column(default=0, nullable=False)
+
+
+class InstallationRow(Base):
+    """This installation's id, made at first start; every instance launched carries it as a tag,
+    so the orphan sweep never touches another installation's machines."""
+
+    __tablename__ = "installation"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    catalog_digest: Mapped[str | None] = mapped_column(sa.String(80))
+    """Digest of the catalog last copied into the database (copied again when it changes)."""

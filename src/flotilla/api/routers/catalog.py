@@ -17,6 +17,8 @@ from flotilla.domain.states import CapacityType
 from flotilla.services import catalog
 
 router = APIRouter(prefix="/v1", tags=["catalog"], responses=ERROR_RESPONSES)
+# Whole numbers up to 999999 of a unit up to Ti: every such quantity parses, and fits.
+GPU_MEMORY_PATTERN = r"^[0-9]{1,6}([KMGT]i?|k)?$"
 
 
 @router.get("/cloud_providers", response_model=Page[CloudProvider], summary="List cloud providers")
@@ -50,13 +52,17 @@ def _filter(
     ] = None,
     min_gpus: Annotated[int | None, Query(ge=0, le=64)] = None,
     min_gpu_memory: Annotated[
-        str | None, Query(max_length=32, description="Per accelerator, e.g. 24Gi")
+        str | None,
+        Query(
+            pattern=GPU_MEMORY_PATTERN,
+            description="Per accelerator: a whole number with an optional unit, e.g. 24Gi",
+        ),
     ] = None,
     accelerator_type: Annotated[
         str | None, Query(max_length=64, description="Wildcards allowed: NVIDIA-*, *A100*")
     ] = None,
     max_price: Annotated[
-        float | None, Query(ge=0, le=1_000_000, description="USD per hour")
+        float | None, Query(ge=0, le=1_000_000, allow_inf_nan=False, description="USD per hour")
     ] = None,
     capacity_type: Annotated[CapacityType | None, Query()] = None,
 ) -> InstanceTypeFilter:

@@ -32,14 +32,12 @@ async def list_(
     caller: Auth,
     paging: Paging,
     compute_cluster: Annotated[
-        str | None, Query(max_length=64, description="Only those using this cluster.")
+        ObjectId | None, Query(description="Only those using this cluster.")
     ] = None,
     nodepool: Annotated[
-        str | None, Query(max_length=64, description="Only those using a nodepool of this id.")
+        ObjectId | None, Query(description="Only those using a nodepool of this id.")
     ] = None,
-    model: Annotated[
-        str | None, Query(max_length=64, description="Only those serving this model.")
-    ] = None,
+    model: Annotated[ObjectId | None, Query(description="Only those serving this model.")] = None,
 ) -> Response:
     async with ctx.db.read() as s:
         page = await deployments.list_deployments(

@@ -16,7 +16,7 @@ from flotilla.api.errors import ERROR_RESPONSES
 from flotilla.domain.errors import PackageTooLarge, UnsupportedMediaType
 from flotilla.domain.ids import ObjectId
 from flotilla.domain.resources import Model, ModelVersion, Page
-from flotilla.domain.specs import ModelPatch, ModelSpec
+from flotilla.domain.specs import Description, ModelPatch, ModelSpec
 from flotilla.domain.states import Scope
 from flotilla.services import models
 
@@ -108,7 +108,7 @@ async def upload(
     caller: Auth,
     request: Request,
     model_id: ModelId,
-    description: Annotated[str, Query(max_length=1000)] = "",
+    description: Annotated[Description, Query()] = "",
 ) -> Response:
     """Checked and unpacked safely (no absolute paths, `..` or links; size limits), stored by
     content: the same files uploaded again answer 200 with the existing version. The model is

@@ -1,0 +1,1 @@
+"""Loops that read the store, ask the policies, act through providers and write results."""

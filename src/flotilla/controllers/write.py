@@ -1,0 +1,168 @@
+"""Writing a plan: inserts, compare-and-set updates and deletes, in the caller's transaction.
+
+Replica state changes are conditional on the state the plan was decided from, so a report an
+agent wrote meanwhile is never overwritten; the next pass sees it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flotilla.controllers.plan import Plan
+from flotilla.controllers.snapshot import Snapshot
+from flotilla.domain.states import NodeState, ReplicaState
+from flotilla.store.tables import (
+    ClusterRow,
+    DeploymentRow,
+    EventRow,
+    NodepoolRow,
+    NodeRow,
+    ReplicaRow,
+)
+
+_TIMESTAMP = {
+    ReplicaState.DRAINING.value: "draining_at",
+    ReplicaState.STOPPED.value: "stopped_at",
+    ReplicaState.FAILED.value: "stopped_at",
+}
+
+
+def _suffix() -> str:
+    return secrets.token_hex(5)
+
+
+async def _insert_nodes(
+    session: AsyncSession, plan: Plan, snapshot: Snapshot, now: datetime
+) -> dict[int, int]:
+    if not plan.new_nodes:
+        return {}
+    rows = [
+        {
+            "id": f"{snapshot.pools[n.pool_pk].id[:40]}-{_suffix()}",
+            "nodepool_pk": n.pool_pk,
+            "instance_type": n.instance_type,
+            "capacity_type": n.capacity_type.value,
+            "state": NodeState.LAUNCHING.value,
+            "state_reason": n.reason,
+            "price_per_hour": n.price,
+            "cordoned": False,
+            "replaces_pk": n.replaces_pk,
+            "created_at": now,
+            "modified_at": now,
+        }
+        for n in plan.new_nodes
+    ]
+    result = await session.execute(
+        sa.insert(NodeRow).returning(NodeRow.pk, sort_by_parameter_order=True), rows
+    )
+    return {n.ref: pk for n, (pk,) in zip(plan.new_nodes, result.all(), strict=True)}
+
+
+async def _insert_replicas(
+    session: AsyncSession, plan: Plan, snapshot: Snapshot, nodes: dict[int, int], now: datetime
+) -> None:
+    if not plan.new_replicas:
+        return
+    rows = []
+    for r in plan.new_replicas:
+        pool_pk, node_key = plan.placements.get(r.ref, (None, None))
+        node_pk = nodes.get(node_key, node_key) if node_key is not None else None
+        rows.append(
+            {
+                "id": f"{snapshot.deployments[r.deployment_pk].id[:40]}-{_suffix()}",
+                "deployment_pk": r.deployment_pk,
+                "model_version_pk": r.version_pk,
+                "nodepool_pk": pool_pk,
+                "node_pk": node_pk,
+                "state": (ReplicaState.PLACED if node_pk else ReplicaState.PENDING).value,
+                "replaces_pk": r.replaces_pk,
+                "restarts": 0,
+                "created_at": now,
+                "modified_at": now,
+            }
+        )
+    await session.execute(sa.insert(ReplicaRow), rows)
+
+
+async def _update_replicas(
+    session: AsyncSession, plan: Plan, snapshot: Snapshot, nodes: dict[int, int], now: datetime
+) -> None:
+    by_node: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for pk, (pool_pk, node_key) in plan.placements.items():
+        if pk > 0:
+            by_node[(pool_pk, nodes.get(node_key, node_key))].append(pk)
+    for (pool_pk, node_pk), pks in by_node.items():
+        await session.execute(
+            sa.update(ReplicaRow)
+            .where(ReplicaRow.pk.in_(pks), ReplicaRow.state == ReplicaState.PENDING.value)
+            .values(
+                state=ReplicaState.PLACED.value,
+                nodepool_pk=pool_pk,
+                node_pk=node_pk,
+                modified_at=now,
+            )
+        )
+    grouped: dict[tuple[str, str, str | None], list[int]] = defaultdict(list)
+    for pk, (state, reason) in plan.replica_states.items():
+        if state == ReplicaState.PLACED.value:
+            continue  # written with its placement
+        grouped[(snapshot.replicas[pk].state, state, reason)].append(pk)
+    for (before, after, reason), pks in grouped.items():
+        values: dict[str, Any] = {"state": after, "modified_at": now}
+        if reason is not None:
+            values["state_reason"] = reason
+        if after in _TIMESTAMP:
+            values[_TIMESTAMP[after]] = now
+        if after == ReplicaState.PENDING.value:
+            values.update(node_pk=None, nodepool_pk=None)
+        await session.execute(
+            sa.update(ReplicaRow)
+            .where(ReplicaRow.pk.in_(pks), ReplicaRow.state == before)
+            .values(**values)
+        )
+
+
+async def write_plan(session: AsyncSession, plan: Plan, snapshot: Snapshot, now: datetime) -> None:
+    nodes = await _insert_nodes(session, plan, snapshot, now)
+    await _insert_replicas(session, plan, snapshot, nodes, now)
+    await _update_replicas(session, plan, snapshot, nodes, now)
+    for pk, values in plan.node_updates.items():
+        await session.execute(
+            sa.update(NodeRow)
+            .where(NodeRow.pk == pk, NodeRow.state == snapshot.nodes[pk].state)
+            .values(**values, modified_at=now)
+        )
+    for pk, values in plan.deployment_updates.items():
+        await session.execute(
+            sa.update(DeploymentRow).where(DeploymentRow.pk == pk).values(**values)
+        )
+    if plan.delete_deployments:
+        await session.execute(
+            sa.delete(DeploymentRow).where(DeploymentRow.pk.in_(plan.delete_deployments))
+        )
+    if plan.delete_pools:
+        await session.execute(sa.delete(NodepoolRow).where(NodepoolRow.pk.in_(plan.delete_pools)))
+    if plan.delete_clusters:
+        await session.execute(sa.delete(ClusterRow).where(ClusterRow.pk.in_(plan.delete_clusters)))
+    if plan.events:
+        await session.execute(
+            sa.insert(EventRow),
+            [
+                {
+                    "time": now,
+                    "owner_pk": e.owner_pk,
+                    "object_kind": e.kind.value,
+                    "object_id": e.object_id,
+                    "type": e.type.value,
+                    "reason": e.reason,
+                    "message": e.message,
+                }
+                for e in plan.events
+            ],
+        )

@@ -1,0 +1,1 @@
+"""Where nodes come from: the ``Provider`` protocol and one folder per provider."""

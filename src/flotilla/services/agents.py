@@ -1,0 +1,176 @@
+"""What node agents call: register, heartbeat with replica reports, get the desired replicas.
+
+The HTTP agent API (and the simulated agents) use these. The agent is authoritative for what
+runs (starting, ready, stopped, failed); the controller for what should run (placed, draining).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flotilla.domain.errors import NodeNotFound, Unauthenticated
+from flotilla.domain.states import NODE_GONE_STATES, NodeState, ReplicaState
+from flotilla.store.tables import DeploymentRow, ModelVersionRow, NodeRow, ReplicaRow
+
+
+@dataclass(frozen=True)
+class ReplicaReport:
+    replica_id: str
+    state: ReplicaState
+    """starting, ready, stopped or failed."""
+    endpoint: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DesiredReplica:
+    replica_id: str
+    deployment_id: str
+    model_version_digest: str
+    entrypoint: str
+    resources: dict[str, Any]
+    drain: bool
+    """True: stop taking requests, finish the in-flight ones, then stop."""
+
+
+def hash_node_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def node_for_token(session: AsyncSession, node_id: str, secret: str) -> NodeRow:
+    node = await session.scalar(sa.select(NodeRow).where(NodeRow.id == node_id))
+    if node is None:
+        raise NodeNotFound(f"no node '{node_id}'")
+    if node.agent_token_hash is None or not hmac.compare_digest(
+        node.agent_token_hash, hash_node_token(secret)
+    ):
+        raise Unauthenticated("the node token is not valid for this node")
+    return node
+
+
+async def register(
+    session: AsyncSession, node: NodeRow, now: datetime, capacity: dict[str, Any] | None = None
+) -> None:
+    """The agent is up: the node is ready to run replicas (a node already written off stays so)."""
+    if node.state in {s.value for s in NODE_GONE_STATES}:
+        return
+    if node.state in (NodeState.LAUNCHING.value, NodeState.REGISTERING.value):
+        node.state = NodeState.READY.value
+        node.registered_at = node.registered_at or now
+        node.ready_at = now
+    node.last_heartbeat_at = now
+    if capacity is not None:
+        node.capacity = capacity
+    node.modified_at = now
+
+
+_TRANSITIONS = {
+    ReplicaState.STARTING: {ReplicaState.PLACED},
+    ReplicaState.READY: {ReplicaState.PLACED, ReplicaState.STARTING},
+    ReplicaState.STOPPED: {
+        ReplicaState.PENDING,
+        ReplicaState.PLACED,
+        ReplicaState.STARTING,
+        ReplicaState.READY,
+        ReplicaState.DRAINING,
+    },
+    ReplicaState.FAILED: {
+        ReplicaState.PLACED,
+        ReplicaState.STARTING,
+        ReplicaState.READY,
+        ReplicaState.DRAINING,
+    },
+}
+
+
+async def apply_reports(
+    session: AsyncSession, node_pk: int, reports: list[ReplicaReport], now: datetime
+) -> None:
+    """Record what the agent says about its replicas (only transitions that make sense)."""
+    if not reports:
+        return
+    by_id = {r.replica_id: r for r in reports}
+    rows = await session.scalars(
+        sa.select(ReplicaRow).where(ReplicaRow.node_pk == node_pk, ReplicaRow.id.in_(by_id))
+    )
+    for row in rows:
+        report = by_id[row.id]
+        if ReplicaState(row.state) not in _TRANSITIONS.get(report.state, set()):
+            continue
+        row.state = report.state.value
+        row.modified_at = now
+        if report.endpoint:
+            row.endpoint = report.endpoint
+        if report.reason:
+            row.state_reason = report.reason
+        if report.state == ReplicaState.STARTING:
+            row.started_at = now
+        elif report.state == ReplicaState.READY:
+            row.ready_at = now
+            row.started_at = row.started_at or now
+        else:
+            row.stopped_at = now
+
+
+LIVE = [
+    ReplicaState.PLACED.value,
+    ReplicaState.STARTING.value,
+    ReplicaState.READY.value,
+    ReplicaState.DRAINING.value,
+]
+
+
+async def desired(session: AsyncSession, node_pks: list[int]) -> dict[int, list[DesiredReplica]]:
+    """The replicas each of these nodes should run (or drain), in one query."""
+    result = await session.execute(
+        sa.select(
+            ReplicaRow.node_pk,
+            ReplicaRow.id,
+            ReplicaRow.state,
+            DeploymentRow.id,
+            ModelVersionRow.digest,
+            ModelVersionRow.entrypoint,
+            ModelVersionRow.resources,
+        )
+        .join(DeploymentRow, DeploymentRow.pk == ReplicaRow.deployment_pk)
+        .join(ModelVersionRow, ModelVersionRow.pk == ReplicaRow.model_version_pk)
+        .where(ReplicaRow.node_pk.in_(node_pks), ReplicaRow.state.in_(LIVE))
+        .order_by(ReplicaRow.pk)
+    )
+    found: dict[int, list[DesiredReplica]] = {pk: [] for pk in node_pks}
+    for node_pk, rid, state, dep_id, digest, entrypoint, resources in result.all():
+        drain = state == ReplicaState.DRAINING.value
+        found[node_pk].append(
+            DesiredReplica(rid, dep_id, digest, entrypoint, resources, drain=drain)
+        )
+    return found
+
+
+async def heartbeat(
+    session: AsyncSession, node: NodeRow, reports: list[ReplicaReport], now: datetime
+) -> list[DesiredReplica]:
+    """One round trip of an agent: its reports in, its desired replicas out. A node written off
+    (lost, terminated) gets nothing to run."""
+    return (await heartbeat_many(session, {node.pk: (node, reports)}, now)).get(node.pk, [])
+
+
+async def heartbeat_many(
+    session: AsyncSession, beats: dict[int, tuple[NodeRow, list[ReplicaReport]]], now: datetime
+) -> dict[int, list[DesiredReplica]]:
+    """Several agents' heartbeats at once (the simulation's agents all talk in one transaction)."""
+    gone = {s.value for s in NODE_GONE_STATES}
+    alive = {pk: beat for pk, beat in beats.items() if beat[0].state not in gone}
+    for node, reports in alive.values():
+        await register(session, node, now)
+        await apply_reports(session, node.pk, reports, now)
+    if not alive:
+        return {}
+    await session.flush()
+    return await desired(session, list(alive))

@@ -1,0 +1,1 @@
+"""Virtual time through the real server-side stack: store, controllers, policies, sim cloud."""

@@ -1,0 +1,110 @@
+"""Leases: who may act on what, for how long.
+
+A lease is (owner, token, expiry). Work is claimed by writing a fresh token where no live lease
+is held, and results are written only where that token still stands — so two server replicas
+never act on the same row at once, and a crashed one's claims lapse by themselves. On
+PostgreSQL, candidate rows are locked with ``FOR UPDATE SKIP LOCKED`` while claiming.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flotilla.store.tables import ControllerLeaseRow
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
+async def claim_named(
+    session: AsyncSession, name: str, owner: str, ttl_seconds: float, now: datetime
+) -> str | None:
+    """Take or renew the lease ``name`` (e.g. the reconcile leader); its token, or None."""
+    token = new_token()
+    expires = now + timedelta(seconds=ttl_seconds)
+    result = await session.execute(
+        sa.update(ControllerLeaseRow)
+        .where(
+            ControllerLeaseRow.name == name,
+            sa.or_(ControllerLeaseRow.owner == owner, ControllerLeaseRow.expires_at <= now),
+        )
+        .values(owner=owner, token=token, expires_at=expires)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return token
+    exists = await session.scalar(
+        sa.select(ControllerLeaseRow.name).where(ControllerLeaseRow.name == name)
+    )
+    if exists is not None:
+        return None
+    try:
+        async with session.begin_nested():
+            session.add(ControllerLeaseRow(name=name, owner=owner, token=token, expires_at=expires))
+    except IntegrityError:
+        return None
+    return token
+
+
+async def holds_named(
+    session: AsyncSession, name: str, token: str, now: datetime, ttl_seconds: float
+) -> bool:
+    """Extend the lease if ``token`` still holds it; False means someone else leads now."""
+    result = await session.execute(
+        sa.update(ControllerLeaseRow)
+        .where(
+            ControllerLeaseRow.name == name,
+            ControllerLeaseRow.token == token,
+            ControllerLeaseRow.expires_at > now,
+        )
+        .values(expires_at=now + timedelta(seconds=ttl_seconds))
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def release_named(session: AsyncSession, name: str, token: str, now: datetime) -> None:
+    await session.execute(
+        sa.update(ControllerLeaseRow)
+        .where(ControllerLeaseRow.name == name, ControllerLeaseRow.token == token)
+        .values(expires_at=now)
+    )
+
+
+async def claim_rows(
+    session: AsyncSession,
+    table: Any,
+    where: sa.ColumnElement[bool],
+    owner: str,
+    ttl_seconds: float,
+    now: datetime,
+    *,
+    limit: int = 100,
+    postgres: bool = False,
+) -> tuple[str, list[int]]:
+    """Lease up to ``limit`` rows of ``table`` matching ``where`` that no one holds; returns
+    the token and the claimed primary keys."""
+    free = sa.or_(table.lock_expires_at.is_(None), table.lock_expires_at <= now)
+    pick = sa.select(table.pk).where(where, free).order_by(table.pk).limit(limit)
+    if postgres:
+        pick = pick.with_for_update(skip_locked=True)
+    pks = list((await session.scalars(pick)).all())
+    if not pks:
+        return "", []
+    token = new_token()
+    await session.execute(
+        sa.update(table)
+        .where(table.pk.in_(pks), free)
+        .values(
+            lock_owner=owner, lock_token=token, lock_expires_at=now + timedelta(seconds=ttl_seconds)
+        )
+    )
+    claimed = await session.scalars(
+        sa.select(table.pk).where(table.pk.in_(pks), table.lock_token == token)
+    )
+    return token, list(claimed.all())
