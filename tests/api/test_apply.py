@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.factories import as_token, create_token, expect_error, ok, upload_model
 
 YAML = {"Content-Type": "application/yaml"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.factories import as_token, create_token, create_user, expect_error, ok
 
 from flotilla.domain.time import ManualClock
+from tests.factories import as_token, create_token, create_user, expect_error, ok
 
 DAY = 86_400
 ROUTES = [

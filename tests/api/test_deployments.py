@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
+from flotilla.services.context import Context
 from tests.factories import (
     add_running_replica,
     create_cluster,
@@ -14,8 +16,6 @@ from tests.factories import (
     ok,
     upload_model,
 )
-
-from flotilla.services.context import Context
 
 SHARED_DEFAULT = {"compute_cluster": "shared", "nodepool": "default", "priority": 0}
 ON_A10 = [{"compute_cluster": "gpu-east", "nodepool": "a10-pool", "priority": 5}]

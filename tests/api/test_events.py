@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.factories import create_cluster, create_nodepool, create_user, expect_error, ok
 
 from flotilla.domain.time import ManualClock
+from tests.factories import create_cluster, create_nodepool, create_user, expect_error, ok
 
 
 async def events(client: httpx.AsyncClient, query: str = "") -> list[tuple[str, str, str]]:

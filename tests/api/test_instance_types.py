@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.factories import expect_error, ok
 
 from flotilla.domain.quantities import parse_memory
+from tests.factories import expect_error, ok
 
 
 async def types(client: httpx.AsyncClient, query: str = "") -> list[dict[str, Any]]:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.factories import ECHO_MODEL_PY, echo_package, expect_error, model_yaml, ok
 
 from flotilla.settings import Settings
+from tests.factories import ECHO_MODEL_PY, echo_package, expect_error, model_yaml, ok
 
 MAX_BODY = 2048
 MAX_PACKAGE = 4096

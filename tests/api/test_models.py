@@ -9,6 +9,8 @@ import tarfile
 
 import httpx
 import pytest
+
+from flotilla.settings import Settings
 from tests.factories import (
     ECHO_MODEL_PY,
     create_deployment,
@@ -19,8 +21,6 @@ from tests.factories import (
     ok,
     upload_model,
 )
-
-from flotilla.settings import Settings
 
 GZIP = {"Content-Type": "application/gzip"}
 

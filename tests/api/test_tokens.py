@@ -6,6 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 import sqlalchemy as sa
+
+from flotilla.domain.time import ManualClock
+from flotilla.services.context import Context
+from flotilla.store.tables import TokenRow
 from tests.factories import (
     as_token,
     create_cluster,
@@ -15,10 +19,6 @@ from tests.factories import (
     expect_error,
     ok,
 )
-
-from flotilla.domain.time import ManualClock
-from flotilla.services.context import Context
-from flotilla.store.tables import TokenRow
 
 DAY = 86_400
 

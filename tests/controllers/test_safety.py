@@ -187,7 +187,9 @@ async def test_deletes_finish_replicas_drain_nodes_terminate_rows_go(world: Worl
         assert record.seconds > 0
 
 
-async def test_usage_prices_node_seconds_by_capacity_type_and_shares_them_by_deployment(world: World) -> None:
+async def test_usage_prices_node_seconds_by_capacity_type_and_shares_them_by_deployment(
+    world: World,
+) -> None:
     from datetime import timedelta
 
     from flotilla.services import usage
@@ -196,8 +198,12 @@ async def test_usage_prices_node_seconds_by_capacity_type_and_shares_them_by_dep
     await _dedicated(world)
     await world.run(3600, dt=60)
     async with world.ctx.db.read() as s:
-        by_pool = await usage.usage(world.ctx, s, world.caller, usage.GroupBy.NODEPOOL, start, world.ctx.now())
-        by_deployment = await usage.usage(world.ctx, s, world.caller, usage.GroupBy.DEPLOYMENT, start, world.ctx.now())
+        by_pool = await usage.usage(
+            world.ctx, s, world.caller, usage.GroupBy.NODEPOOL, start, world.ctx.now()
+        )
+        by_deployment = await usage.usage(
+            world.ctx, s, world.caller, usage.GroupBy.DEPLOYMENT, start, world.ctx.now()
+        )
         first_hour = await usage.usage(
             world.ctx, s, world.caller, usage.GroupBy.NODEPOOL, start, start + timedelta(minutes=30)
         )

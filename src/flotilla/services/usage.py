@@ -119,7 +119,6 @@ async def _node_spans(
         if launched is None:
             continue
         spans.append(
-
             {
                 "cluster": cluster,
                 "pool": pool,
