@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/flotilla server
+	$(BIN)/flotilla up
 
 test: setup
+	@if [ "$$CI" = "true" ]; then command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium); fi
 	$(BIN)/pytest -q
 
 lint: setup

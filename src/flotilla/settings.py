@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         600.0, ge=0, description="How long a 'no capacity' answer keeps a capacity type avoided."
     )
     orphan_sweep_seconds: float = Field(60.0, gt=0, description="How often providers are swept.")
+    agent_heartbeat_seconds: float = Field(5.0, gt=0, description="How often agents report in.")
+    stop_nodes_on_exit: bool = Field(
+        False,
+        description="Stop this machine's local nodes when the server stops (`flotilla up` does).",
+    )
+
     run_migrations: bool = Field(True, description="Upgrade the database schema at start.")
 
     @field_validator("home", mode="after")

@@ -130,6 +130,16 @@ async def test_an_unknown_field_is_rejected_naming_it(client: httpx.AsyncClient)
     assert problem["fields"] == {"colour": "unknown field; remove it (check its spelling)"}
 
 
+async def test_text_with_a_nul_character_is_rejected_naming_the_field(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"id": "c", "cloud_provider": "aws", "region": "us-east-1", "description": "a\x00b"}
+    problem = expect_error(
+        await client.post("/v1/compute_clusters", json=body), 422, "INVALID_ARGUMENT"
+    )
+    assert list(problem["fields"]) == ["description"]
+
+
 async def test_a_missing_required_field_is_named(client: httpx.AsyncClient) -> None:
     body = {"id": "c", "cloud_provider": "aws"}
     problem = expect_error(

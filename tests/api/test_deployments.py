@@ -382,3 +382,11 @@ async def test_deployments_are_listed_by_cluster_nodepool_and_model(
     assert await ids("?model=other") == ["c"]
     assert await ids("?model=echo&compute_cluster=shared") == ["b"]
     assert await ids("?compute_cluster=nowhere") == []
+
+
+@pytest.mark.parametrize("query", ["model=a%00b", "compute_cluster=no%20such%20id", "nodepool="])
+async def test_a_list_filter_that_is_not_an_id_is_rejected_naming_it(
+    client: httpx.AsyncClient, query: str
+) -> None:
+    problem = expect_error(await client.get(f"/v1/deployments?{query}"), 422, "INVALID_ARGUMENT")
+    assert list(problem["fields"]) == [f"query.{query.split('=')[0]}"]

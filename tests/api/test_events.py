@@ -59,6 +59,11 @@ async def test_an_object_id_also_matches_the_objects_below_it(client: httpx.Asyn
 
 
 @pytest.mark.usefixtures("history")
+async def test_object_ids_are_matched_case_sensitively(client: httpx.AsyncClient) -> None:
+    assert await events(client, "?object_id=GPU-EAST") == []
+
+
+@pytest.mark.usefixtures("history")
 async def test_events_are_filtered_by_reason_and_type(client: httpx.AsyncClient) -> None:
     assert await events(client, "?reason=NODEPOOL_CREATED") == [
         ("nodepool", "gpu-east/a10-pool", "NODEPOOL_CREATED")
@@ -72,6 +77,13 @@ async def test_events_are_filtered_by_time(client: httpx.AsyncClient) -> None:
     assert await events(client, window) == [("nodepool", "gpu-east/a10-pool", "NODEPOOL_CREATED")]
     in_paris = "?since=2026-01-01T01:02:00%2B01:00&object_kind=compute_cluster"
     assert await events(client, in_paris) == [("compute_cluster", "gpu-west", "CLUSTER_CREATED")]
+
+
+@pytest.mark.usefixtures("history")
+async def test_a_time_beyond_what_utc_can_hold_is_no_bound(client: httpx.AsyncClient) -> None:
+    everything = await events(client)
+    assert await events(client, "?until=9999-12-31T23:59:59-23:00") == everything
+    assert await events(client, "?since=0001-01-01T00:00:00%2B23:00") == everything
 
 
 @pytest.mark.usefixtures("history")
@@ -107,7 +119,6 @@ async def test_every_user_sees_the_shared_clusters_events(client: httpx.AsyncCli
         ("since=yesterday", "query.since"),
         ("since=1767225600", "query.since"),  # a Unix time is not an ISO 8601 time
         ("until=2026-01-01T00:00:00", "query.until"),  # no zone
-        ("until=9999-12-31T23:59:59-23:00", "query.until"),  # after year 9999 in UTC
         ("object_kind=gadget", "query.object_kind"),
         ("object_id=gpu east", "query.object_id"),
         ("reason=not a reason", "query.reason"),

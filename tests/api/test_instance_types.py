@@ -10,6 +10,9 @@ import pytest
 from flotilla.domain.quantities import parse_memory
 from tests.factories import expect_error, ok
 
+# The catalog is served from memory, whatever the database: SQLite is enough.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 async def types(client: httpx.AsyncClient, query: str = "") -> list[dict[str, Any]]:
     sep = "&" if query else ""

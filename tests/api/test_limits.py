@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -41,6 +42,11 @@ def assert_nothing_written(settings: Settings) -> None:
 async def chunks(data: bytes, size: int = 512) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
+
+
+def noise(size: int) -> bytes:
+    """Bytes that do not compress."""
+    return random.Random(size).randbytes(size)
 
 
 def package_with(extra: dict[str, bytes]) -> bytes:
@@ -82,8 +88,7 @@ async def test_a_body_just_under_the_limit_is_accepted(client: httpx.AsyncClient
 async def test_a_package_over_its_limit_is_refused_and_nothing_is_written(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    noise = bytes(range(256)) * 40  # barely compresses
-    content = package_with({"weights.bin": noise})
+    content = package_with({"weights.bin": noise(MAX_PACKAGE)})
     assert MAX_BODY < MAX_PACKAGE < len(content)
     problem = expect_error(
         await client.post("/v1/models/echo/versions", content=content, headers=GZIP),
@@ -97,7 +102,7 @@ async def test_a_package_over_its_limit_is_refused_and_nothing_is_written(
 async def test_a_streamed_package_over_its_limit_is_refused_and_nothing_is_written(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    content = package_with({"weights.bin": bytes(range(256)) * 40})
+    content = package_with({"weights.bin": noise(MAX_PACKAGE)})
     response = await client.post("/v1/models/echo/versions", content=chunks(content), headers=GZIP)
     expect_error(response, 413, "PACKAGE_TOO_LARGE")
     assert_nothing_written(settings)
@@ -107,7 +112,7 @@ async def test_a_streamed_package_over_its_limit_is_refused_and_nothing_is_writt
 async def test_a_package_larger_than_a_json_body_but_within_its_own_limit_is_accepted(
     client: httpx.AsyncClient,
 ) -> None:
-    content = package_with({"notes.txt": bytes(range(256)) * 10})
+    content = package_with({"notes.bin": noise(MAX_BODY)})
     assert MAX_BODY < len(content) < MAX_PACKAGE
     await ok(await client.post("/v1/models/echo/versions", content=content, headers=GZIP), 201)
 

@@ -190,6 +190,17 @@ async def test_a_package_with_an_unknown_field_in_model_yaml_names_it(
     assert list(problem["fields"]) == ["gpus"]
 
 
+async def test_an_entrypoint_longer_than_200_characters_is_invalid(
+    client: httpx.AsyncClient,
+) -> None:
+    name = "m" * 240 + ".py"
+    content = tar_gz(
+        file("model.yaml", f"entrypoint: {name}:Echo\n".encode()), file(name, ECHO_MODEL_PY)
+    )
+    problem = expect_error(await upload(client, "echo", content), 422, "PACKAGE_INVALID")
+    assert list(problem["fields"]) == ["entrypoint"]
+
+
 async def test_an_invalid_model_id_in_the_upload_path_is_rejected(
     client: httpx.AsyncClient,
 ) -> None:

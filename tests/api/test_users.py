@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.factories import as_token, create_cluster, create_token, create_user, expect_error, ok
 
@@ -65,11 +66,18 @@ async def test_a_second_user_with_the_same_id_is_a_conflict(client: httpx.AsyncC
     expect_error(await client.post("/v1/users", json={"id": "bob"}), 409, "USER_ALREADY_EXISTS")
 
 
-async def test_the_system_user_id_is_reserved(client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize("user_id", ["system", "me"])
+async def test_a_reserved_user_id_is_refused(client: httpx.AsyncClient, user_id: str) -> None:
     problem = expect_error(
-        await client.post("/v1/users", json={"id": "system"}), 422, "INVALID_ARGUMENT"
+        await client.post("/v1/users", json={"id": user_id}), 422, "INVALID_ARGUMENT"
     )
     assert problem["fields"] == {"id": "reserved"}
+
+
+async def test_me_in_a_user_path_is_the_caller(client: httpx.AsyncClient) -> None:
+    changed = await ok(await client.patch("/v1/users/me", json={"name": "The Admin"}))
+    assert (changed["id"], changed["name"]) == ("admin", "The Admin")
+    expect_error(await client.delete("/v1/users/me"), 409, "CONFLICT")
 
 
 async def test_an_invalid_user_id_or_unknown_field_is_rejected_naming_it(

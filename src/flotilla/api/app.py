@@ -15,21 +15,26 @@ from flotilla.api import errors
 from flotilla.api.limits import BodyLimit
 from flotilla.api.metrics import RequestMetrics
 from flotilla.api.routers import (
+    agent,
     apply,
     catalog,
     clusters,
     deployments,
     events,
+    gateway,
     health,
     models,
     nodepools,
+    nodes,
     tokens,
+    usage,
     users,
 )
 from flotilla.controllers.runner import ControllerRunner
 from flotilla.providers.factory import build as build_providers
 from flotilla.services.bootstrap import Bootstrapped, bootstrap
 from flotilla.services.context import Context
+from flotilla.services.hints import PgHintBridge
 from flotilla.store.migrate import upgrade
 
 log = logging.getLogger("flotilla.server")
@@ -49,14 +54,18 @@ object shows `deleting` until what runs there has stopped.
 ROUTERS = (
     clusters.router,
     nodepools.router,
+    nodes.router,
     catalog.router,
     deployments.router,
     models.router,
     tokens.router,
     users.router,
     events.router,
+    usage.router,
     apply.router,
+    agent.router,
     health.router,
+    gateway.router,
 )
 
 
@@ -71,8 +80,14 @@ def create_app(ctx: Context, *, on_start: Callable[[Bootstrapped], None] | None 
             await upgrade(ctx.db)
         done = await bootstrap(ctx)
         runner = None
+        bridge = None
+        providers = None
+        if not ctx.db.is_sqlite:
+            bridge = PgHintBridge(ctx.hints, ctx.db.libpq_url)
+            bridge.start()
         if ctx.settings.controllers:
             providers = build_providers(ctx)
+            app.state.providers = providers
             runner = ControllerRunner(
                 ctx, providers.registry, done.installation_id, extra_rounds=providers.rounds
             )
@@ -84,6 +99,12 @@ def create_app(ctx: Context, *, on_start: Callable[[Bootstrapped], None] | None 
         finally:
             if runner is not None:
                 await runner.close()
+            if providers is not None and ctx.settings.stop_nodes_on_exit:
+                await providers.close()
+
+            if bridge is not None:
+                await bridge.close()
+
             await ctx.db.dispose()
 
     app = FastAPI(

@@ -21,7 +21,7 @@ bearer = HTTPBearer(
 )
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     return ctx
 
@@ -30,7 +30,7 @@ async def get_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    ctx = get_context(request)
+    ctx: Context = request.app.state.ctx
     if credentials is None:
         raise Unauthenticated(
             "missing token: send 'Authorization: Bearer <token>' (your token is in "
@@ -41,7 +41,7 @@ async def get_caller(
     return caller
 
 
-def get_page(
+async def get_page(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1.")] = 1,
     per_page: Annotated[
         int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page.")

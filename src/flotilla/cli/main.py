@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from flotilla import __version__
+from flotilla.cli import processes
 
 if TYPE_CHECKING:
     from flotilla.services.bootstrap import Bootstrapped
@@ -67,7 +68,14 @@ def server(
     )
     ctx = Context(db=Database(settings.sqlalchemy_url), settings=settings)
     app_ = create_app(ctx, on_start=lambda done: _print_start(settings, done))
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level=log_level, access_log=False)
+    uvicorn.run(
+        app_,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=3,  # agents' long polls would otherwise hold the shutdown
+    )
 
 
 def _print_start(settings: Settings, done: Bootstrapped) -> None:
@@ -79,6 +87,11 @@ def _print_start(settings: Settings, done: Bootstrapped) -> None:
         )
     else:
         typer.echo(f"Your token is in {settings.credentials_path}")
+
+
+app.command()(processes.up)
+app.command()(processes.gateway)
+app.command()(processes.agent)
 
 
 @db_app.command("upgrade")

@@ -554,7 +554,9 @@ class Actuator:
         whose instance vanished). Level-triggered backup for lost events and crashes."""
         swept = 0
         for provider in self.providers.all():
+            listed_at = self.ctx.now()
             instances = await provider.list_instances({TAG_INSTALLATION: self.installation})
+            swept += await self._vanished(provider, {i.instance_id for i in instances}, listed_at)
             ids = {i.tags.get(TAG_NODE) for i in instances}
             async with self.ctx.db.read() as s:
                 known = dict(
@@ -576,3 +578,35 @@ class Actuator:
                         "terminated orphan instance %s (node %s)", instance.instance_id, node_id
                     )
         return swept
+
+    async def _vanished(self, provider: Provider, existing: set[str], listed_at: datetime) -> int:
+        """Nodes whose instance the provider no longer has (a restart, a lost event) end now."""
+        async with self.ctx.db.read() as s:
+            rows = await s.execute(
+                sa.select(NodeRow.provider_instance_id)
+                .join(NodepoolRow, NodepoolRow.pk == NodeRow.nodepool_pk)
+                .join(ClusterRow, ClusterRow.pk == NodepoolRow.cluster_pk)
+                .where(
+                    ClusterRow.cloud_provider == provider.name,
+                    NodeRow.provider_instance_id.is_not(None),
+                    NodeRow.state.in_(
+                        [
+                            NodeState.REGISTERING.value,
+                            NodeState.READY.value,
+                            NodeState.DRAINING.value,
+                        ]
+                    ),
+                    NodeRow.launched_at < listed_at - timedelta(seconds=60),
+                )
+            )
+            gone = [iid for (iid,) in rows.all() if iid is not None and iid not in existing]
+
+        for instance_id in gone:
+            event = ProviderEvent(
+                ProviderEventKind.TERMINATED,
+                instance_id,
+                self.ctx.now(),
+                message="its instance no longer exists",
+            )
+            await self._on_event(event)
+        return len(gone)

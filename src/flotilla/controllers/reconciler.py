@@ -14,13 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from flotilla.controllers import snapshot as snapshots
 from flotilla.controllers.decide import DecideConfig, decide
 from flotilla.controllers.plan import Plan
 from flotilla.controllers.write import write_plan
+from flotilla.domain.states import NodeState
 from flotilla.services.context import Context
-from flotilla.store.leases import claim_named, holds_named
+from flotilla.store.leases import claim_named, holds_named_sync
 
 log = logging.getLogger("flotilla.reconciler")
 
@@ -38,6 +40,9 @@ class PassResult:
     read_seconds: float = 0.0
     decide_seconds: float = 0.0
     write_seconds: float = 0.0
+    actuation: bool = True
+    """Whether any node waits for a provider call (launch, terminate); False lets the actuator
+    skip its round."""
 
 
 def decide_config(ctx: Context, providers: frozenset[str], **overrides: Any) -> DecideConfig:
@@ -85,25 +90,48 @@ class Reconciler:
         assert self._token is not None
         now = self.ctx.now()
         started = time.perf_counter()
-        async with self.ctx.db.read() as s:
-            snap = await snapshots.load(s, now, self.config.burst_seconds)
+        burst = self.config.burst_seconds
+        snap = await self.ctx.db.read_in_thread(lambda s: snapshots.load(s, now, burst))
         read = time.perf_counter()
         plan = decide(snap, self.ctx.catalog, self.config)
         decided = time.perf_counter()
         if not plan.empty:
+            token, ttl = self._token, self.ctx.settings.lease_seconds
+
+            def write(s: Session) -> None:
+                if not holds_named_sync(s, LEADER, token, now, ttl):
+                    raise LostLeadership
+                write_plan(s, plan, snap, now)
+
             try:
-                async with self.ctx.db.write() as s:
-                    if not await holds_named(
-                        s, LEADER, self._token, now, self.ctx.settings.lease_seconds
-                    ):
-                        self._token = None
-                        raise LostLeadership
-                    await write_plan(s, plan, snap, now)
+                await self.ctx.db.write_in_thread(write)
             except LostLeadership:
+                self._token = None
+
                 log.warning("lost the reconcile lease mid-pass; another server leads now")
                 return PassResult(led=False)
             except IntegrityError as error:  # an API write raced this pass; the next one adapts
                 log.info("reconcile pass discarded after a concurrent change: %s", error.orig)
                 return PassResult(led=True)
         done = time.perf_counter()
-        return PassResult(True, plan, read - started, decided - read, done - decided)
+        return PassResult(
+            True,
+            plan,
+            read - started,
+            decided - read,
+            done - decided,
+            actuation=_needs_actuation(snap, plan),
+        )
+
+
+_ACT_ON = {NodeState.LAUNCHING.value, NodeState.TERMINATING.value, NodeState.LOST.value}
+
+
+def _needs_actuation(snap: snapshots.Snapshot, plan: Plan) -> bool:
+    if plan.new_nodes:
+        return True
+    if any(values.get("state") in _ACT_ON for values in plan.node_updates.values()):
+        return True
+    return any(
+        node.state in _ACT_ON or node.provider_instance_id is None for node in snap.nodes.values()
+    )

@@ -23,8 +23,10 @@ from flotilla.services.context import Context
 
 log = logging.getLogger("flotilla.controllers")
 
-TOPICS = ("clusters", "nodepools", "deployments", "nodes", "traffic")
+TOPICS = ("clusters", "nodepools", "deployments", "traffic")
 MAX_BACKOFF = 30.0
+MIN_GAP = 0.25
+"""Shortest time between two rounds of a loop."""
 
 
 def owner_name() -> str:
@@ -75,7 +77,9 @@ class ControllerRunner:
         for extra in self.extra_rounds:
             await extra()
         await self.actuator.handle_events()
-        await self.reconciler.run_once()
+        result = await self.reconciler.run_once()
+        if result.plan is not None and not result.plan.empty:
+            self.ctx.hints.notify("nodes")  # agents long-polling for their desired replicas
         await self.actuator.run_once()
 
     async def _sweep(self) -> None:
@@ -96,7 +100,9 @@ class ControllerRunner:
                 except Exception:
                     backoff = min(max(backoff * 2, 1.0), MAX_BACKOFF)
                     log.exception("%s round failed; retrying in %.0fs", name, backoff)
-                await self._wait(subscriptions, backoff or interval)
+                # A burst of API writes wakes one round, not one per write.
+                await asyncio.sleep(MIN_GAP)
+                await self._wait(subscriptions, max((backoff or interval) - MIN_GAP, 0.0))
         finally:
             for topic, event in subscriptions:
                 self.ctx.hints.unsubscribe(topic, event)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flotilla.domain.states import NODE_GONE_STATES, REPLICA_ENDED_STATES, CapacityType, ClusterType
 from flotilla.domain.status import TokenFacts, cluster_token_problem
@@ -138,10 +138,10 @@ class Snapshot:
     """Resources of every model version of the deployed models, by version pk."""
 
 
-async def _pools(
-    session: AsyncSession, now: datetime
+def _pools(
+    session: Session, now: datetime
 ) -> tuple[dict[int, PoolRow], dict[int, tuple[str, int]]]:
-    result = await session.execute(
+    result = session.execute(
         sa.select(
             NodepoolRow.pk,
             NodepoolRow.id,
@@ -204,7 +204,7 @@ async def _pools(
             deleting=np_del is not None or c_del is not None,
             token_problem=cluster_token_problem(ClusterType(ctype), token, now),
         )
-    deleting = await session.execute(
+    deleting = session.execute(
         sa.select(ClusterRow.pk, ClusterRow.id, ClusterRow.owner_pk).where(
             ClusterRow.deleting_at.is_not(None)
         )
@@ -212,9 +212,9 @@ async def _pools(
     return pools, {pk: (cid, owner) for pk, cid, owner in deleting.all()}
 
 
-async def _nodes(session: AsyncSession) -> dict[int, NodeFacts]:
+def _nodes(session: Session) -> dict[int, NodeFacts]:
     n = NodeRow
-    result = await session.execute(
+    result = session.execute(
         sa.select(
             n.pk,
             n.id,
@@ -274,9 +274,9 @@ async def _nodes(session: AsyncSession) -> dict[int, NodeFacts]:
     return nodes
 
 
-async def _replicas(session: AsyncSession) -> dict[int, ReplicaFacts]:
+def _replicas(session: Session) -> dict[int, ReplicaFacts]:
     r = ReplicaRow
-    result = await session.execute(
+    result = session.execute(
         sa.select(
             r.pk,
             r.id,
@@ -292,11 +292,11 @@ async def _replicas(session: AsyncSession) -> dict[int, ReplicaFacts]:
     return {row[0]: ReplicaFacts(*row) for row in result.all()}
 
 
-async def _deployments(
-    session: AsyncSession,
+def _deployments(
+    session: Session,
 ) -> tuple[dict[int, DeploymentFacts], dict[int, dict[str, Any]]]:
     d = DeploymentRow
-    result = await session.execute(
+    result = session.execute(
         sa.select(
             d.pk,
             d.id,
@@ -330,7 +330,7 @@ async def _deployments(
             status_reason=row[11],
             last_request_at=row[12],
         )
-    links = await session.execute(
+    links = session.execute(
         sa.select(
             DeploymentNodepoolRow.deployment_pk,
             DeploymentNodepoolRow.nodepool_pk,
@@ -344,7 +344,7 @@ async def _deployments(
     model_pks = {dep.model_pk for dep in deployments.values()}
     resources: dict[int, dict[str, Any]] = {}
     if model_pks:
-        versions = await session.execute(
+        versions = session.execute(
             sa.select(
                 ModelVersionRow.pk,
                 ModelVersionRow.id,
@@ -365,15 +365,15 @@ async def _deployments(
     return deployments, resources
 
 
-async def _traffic(
-    session: AsyncSession,
+def _traffic(
+    session: Session,
     now: datetime,
     deployments: dict[int, DeploymentFacts],
     burst_seconds: float,
 ) -> dict[int, TrafficFacts]:
     """Per deployment: average in-flight over its history window and the burst window (summed in
     SQL, over the covered part of each window) and the requests held now."""
-    end = await traffic.window_end(session, now, max_lag=burst_seconds)
+    end = traffic.window_end(session, now, max_lag=burst_seconds)
 
     if end is None or not deployments:
         return {}
@@ -382,20 +382,20 @@ async def _traffic(
         by_history[float(dep.autoscale_config.get("traffic_history_seconds", 300))].append(pk)
     facts: dict[int, TrafficFacts] = {}
     for seconds, pks in by_history.items():
-        for pk, window in (await traffic.windows(session, pks, end, seconds)).items():
+        for pk, window in (traffic.windows(session, pks, end, seconds)).items():
             facts.setdefault(pk, TrafficFacts()).stable_in_flight = window.average
     pks = list(deployments)
-    for pk, window in (await traffic.windows(session, pks, end, burst_seconds)).items():
+    for pk, window in (traffic.windows(session, pks, end, burst_seconds)).items():
         facts.setdefault(pk, TrafficFacts()).burst_in_flight = window.average
-    for pk, held in (await traffic.held_now(session, pks, end, max(burst_seconds, 5.0))).items():
+    for pk, held in (traffic.held_now(session, pks, end, max(burst_seconds, 5.0))).items():
         facts.setdefault(pk, TrafficFacts()).held = held
     return facts
 
 
-async def load(session: AsyncSession, now: datetime, burst_seconds: float) -> Snapshot:
-    pools, clusters_deleting = await _pools(session, now)
-    deployments, versions = await _deployments(session)
-    shortages_rows = await session.execute(
+def load(session: Session, now: datetime, burst_seconds: float) -> Snapshot:
+    pools, clusters_deleting = _pools(session, now)
+    deployments, versions = _deployments(session)
+    shortages_rows = session.execute(
         sa.select(
             CapacityShortageRow.provider,
             CapacityShortageRow.region,
@@ -408,10 +408,10 @@ async def load(session: AsyncSession, now: datetime, burst_seconds: float) -> Sn
         now=now,
         deployments=deployments,
         pools=pools,
-        nodes=await _nodes(session),
-        replicas=await _replicas(session),
+        nodes=_nodes(session),
+        replicas=_replicas(session),
         shortages={(p, r, t, CapacityType(c)): until for p, r, t, c, until in shortages_rows.all()},
-        traffic=await _traffic(session, now, deployments, burst_seconds),
+        traffic=_traffic(session, now, deployments, burst_seconds),
         clusters_deleting=clusters_deleting,
         versions=versions,
     )

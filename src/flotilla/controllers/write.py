@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flotilla.controllers.plan import Plan
 from flotilla.controllers.snapshot import Snapshot
@@ -37,8 +37,8 @@ def _suffix() -> str:
     return secrets.token_hex(5)
 
 
-async def _insert_nodes(
-    session: AsyncSession, plan: Plan, snapshot: Snapshot, now: datetime
+def _insert_nodes(
+    session: Session, plan: Plan, snapshot: Snapshot, now: datetime
 ) -> dict[int, int]:
     if not plan.new_nodes:
         return {}
@@ -58,14 +58,14 @@ async def _insert_nodes(
         }
         for n in plan.new_nodes
     ]
-    result = await session.execute(
+    result = session.execute(
         sa.insert(NodeRow).returning(NodeRow.pk, sort_by_parameter_order=True), rows
     )
     return {n.ref: pk for n, (pk,) in zip(plan.new_nodes, result.all(), strict=True)}
 
 
-async def _insert_replicas(
-    session: AsyncSession, plan: Plan, snapshot: Snapshot, nodes: dict[int, int], now: datetime
+def _insert_replicas(
+    session: Session, plan: Plan, snapshot: Snapshot, nodes: dict[int, int], now: datetime
 ) -> None:
     if not plan.new_replicas:
         return
@@ -87,18 +87,18 @@ async def _insert_replicas(
                 "modified_at": now,
             }
         )
-    await session.execute(sa.insert(ReplicaRow), rows)
+    session.execute(sa.insert(ReplicaRow), rows)
 
 
-async def _update_replicas(
-    session: AsyncSession, plan: Plan, snapshot: Snapshot, nodes: dict[int, int], now: datetime
+def _update_replicas(
+    session: Session, plan: Plan, snapshot: Snapshot, nodes: dict[int, int], now: datetime
 ) -> None:
     by_node: dict[tuple[int, int], list[int]] = defaultdict(list)
     for pk, (pool_pk, node_key) in plan.placements.items():
         if pk > 0:
             by_node[(pool_pk, nodes.get(node_key, node_key))].append(pk)
     for (pool_pk, node_pk), pks in by_node.items():
-        await session.execute(
+        session.execute(
             sa.update(ReplicaRow)
             .where(ReplicaRow.pk.in_(pks), ReplicaRow.state == ReplicaState.PENDING.value)
             .values(
@@ -121,37 +121,35 @@ async def _update_replicas(
             values[_TIMESTAMP[after]] = now
         if after == ReplicaState.PENDING.value:
             values.update(node_pk=None, nodepool_pk=None)
-        await session.execute(
+        session.execute(
             sa.update(ReplicaRow)
             .where(ReplicaRow.pk.in_(pks), ReplicaRow.state == before)
             .values(**values)
         )
 
 
-async def write_plan(session: AsyncSession, plan: Plan, snapshot: Snapshot, now: datetime) -> None:
-    nodes = await _insert_nodes(session, plan, snapshot, now)
-    await _insert_replicas(session, plan, snapshot, nodes, now)
-    await _update_replicas(session, plan, snapshot, nodes, now)
+def write_plan(session: Session, plan: Plan, snapshot: Snapshot, now: datetime) -> None:
+    nodes = _insert_nodes(session, plan, snapshot, now)
+    _insert_replicas(session, plan, snapshot, nodes, now)
+    _update_replicas(session, plan, snapshot, nodes, now)
     for pk, values in plan.node_updates.items():
-        await session.execute(
+        session.execute(
             sa.update(NodeRow)
             .where(NodeRow.pk == pk, NodeRow.state == snapshot.nodes[pk].state)
             .values(**values, modified_at=now)
         )
     for pk, values in plan.deployment_updates.items():
-        await session.execute(
-            sa.update(DeploymentRow).where(DeploymentRow.pk == pk).values(**values)
-        )
+        session.execute(sa.update(DeploymentRow).where(DeploymentRow.pk == pk).values(**values))
     if plan.delete_deployments:
-        await session.execute(
+        session.execute(
             sa.delete(DeploymentRow).where(DeploymentRow.pk.in_(plan.delete_deployments))
         )
     if plan.delete_pools:
-        await session.execute(sa.delete(NodepoolRow).where(NodepoolRow.pk.in_(plan.delete_pools)))
+        session.execute(sa.delete(NodepoolRow).where(NodepoolRow.pk.in_(plan.delete_pools)))
     if plan.delete_clusters:
-        await session.execute(sa.delete(ClusterRow).where(ClusterRow.pk.in_(plan.delete_clusters)))
+        session.execute(sa.delete(ClusterRow).where(ClusterRow.pk.in_(plan.delete_clusters)))
     if plan.events:
-        await session.execute(
+        session.execute(
             sa.insert(EventRow),
             [
                 {

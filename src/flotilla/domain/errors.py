@@ -225,6 +225,52 @@ class ObjectDeleting(Conflict):
     code = "OBJECT_DELETING"
 
 
+# 409 / 5xx: what only the data plane (the gateway) answers
+class DeploymentDisabled(FlotillaError):
+    code = "DEPLOYMENT_DISABLED"
+    http_status = 409
+
+
+class ComputeStopped(FlotillaError):
+    """Every nodepool of the deployment is on a cluster whose token is revoked."""
+
+    code = "COMPUTE_STOPPED"
+    http_status = 503
+
+
+class NoReplicaReady(FlotillaError):
+    """The request waited the hold timeout and no replica became ready."""
+
+    code = "NO_REPLICA_READY"
+    http_status = 503
+
+
+class QueueFull(FlotillaError):
+    """Too many requests are already waiting for a replica of this deployment."""
+
+    code = "QUEUE_FULL"
+    http_status = 503
+
+
+class ReplicaUnreachable(FlotillaError):
+    """No replica could be reached within the retry budget, or one failed mid-answer."""
+
+    code = "REPLICA_UNREACHABLE"
+    http_status = 502
+
+
+class ReplicaTimeout(FlotillaError):
+    code = "REPLICA_TIMEOUT"
+    http_status = 504
+
+
+class ControlPlaneUnavailable(FlotillaError):
+    """The gateway cannot check a token or has no routes yet: the server does not answer."""
+
+    code = "CONTROL_PLANE_UNAVAILABLE"
+    http_status = 503
+
+
 def _all_subclasses(cls: type[FlotillaError]) -> list[type[FlotillaError]]:
     found: list[type[FlotillaError]] = []
     subclasses: list[type[FlotillaError]] = cls.__subclasses__()

@@ -315,8 +315,13 @@ def partial_model(model: type[Spec], name: str) -> type[Spec]:
         if info.metadata:
             annotation = Annotated[(annotation, *info.metadata)]
         # The id pattern and examples live on the field, not in its metadata: keep them too.
-        extra = {"json_schema_extra": info.json_schema_extra, "examples": info.examples}
-        fields[field_name] = (annotation | None, Field(None, description=info.description, **extra))
+        field = Field(
+            None,
+            description=info.description,
+            json_schema_extra=info.json_schema_extra,
+            examples=info.examples,
+        )
+        fields[field_name] = (annotation | None, field)
     patch: type[Spec] = create_model(name, __base__=Spec, **fields)
     patch.__doc__ = (
         f"Fields of {model.__name__} to change (JSON merge patch): omitted fields stay, "

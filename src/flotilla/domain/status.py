@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -93,3 +94,14 @@ def nodepool_status(facts: NodepoolFacts) -> tuple[NodepoolStatus, str | None]:
     if facts.replicas_unplaced:
         return NodepoolStatus.SCALING, None
     return NodepoolStatus.READY, None
+
+
+def deployment_reason(
+    recorded: str | None, pool_problems: Sequence[tuple[str, str | None]]
+) -> str | None:
+    """Why a deployment is not plainly serving: ``TOKEN_REVOKED`` naming each nodepool
+    ("cluster/nodepool") whose cluster cannot act, else what the controllers recorded."""
+    stopped = [f"{where}: {problem}" for where, problem in pool_problems if problem]
+    if stopped:
+        return f"{TOKEN_REVOKED}: " + "; ".join(stopped)
+    return recorded

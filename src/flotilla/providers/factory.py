@@ -17,12 +17,24 @@ class Providers:
     registry: ProviderRegistry
     rounds: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
     """Work some providers need done each controller round (the sim cloud's agents)."""
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run when the server stops (local nodes stop with the server that started them)."""
+
+    async def close(self) -> None:
+        for close in self.closers:
+            await close()
 
 
 def build(ctx: Context) -> Providers:
     providers = Providers(ProviderRegistry())
     for name in ctx.settings.providers:
-        if name == "sim":
+        if name == "local":
+            from flotilla.providers.local import LocalProvider
+
+            local = LocalProvider(ctx.settings.home, ctx.clock, ctx.catalog)
+            providers.registry.add(local)
+            providers.closers.append(local.close)
+        elif name == "sim":
             from flotilla.providers.sim import SimAgents, SimCloud
 
             cloud = SimCloud(ctx.clock, ctx.catalog)

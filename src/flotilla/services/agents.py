@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flotilla.domain.errors import NodeNotFound, Unauthenticated
-from flotilla.domain.states import NODE_GONE_STATES, NodeState, ReplicaState
+from flotilla.domain.errors import Conflict, InvalidArgument, NodeNotFound, Unauthenticated
+from flotilla.domain.states import (
+    NODE_GONE_STATES,
+    CapacityType,
+    EventType,
+    NodeState,
+    ObjectKind,
+    ReplicaState,
+    Scope,
+)
+from flotilla.services import events
+from flotilla.services.context import Caller, Context
 from flotilla.store.tables import DeploymentRow, ModelVersionRow, NodeRow, ReplicaRow
 
 
@@ -27,6 +38,11 @@ class ReplicaReport:
     """starting, ready, stopped or failed."""
     endpoint: str | None = None
     reason: str | None = None
+    exit_code: int | None = None
+    """Set when the replica's process exited by itself (a crash); the agent restarts it."""
+    log_tail: str | None = None
+    """The last lines it wrote before a crash."""
+    restarts: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,7 @@ async def register(
 
 
 _TRANSITIONS = {
-    ReplicaState.STARTING: {ReplicaState.PLACED},
+    ReplicaState.STARTING: {ReplicaState.PLACED, ReplicaState.READY, ReplicaState.STARTING},
     ReplicaState.READY: {ReplicaState.PLACED, ReplicaState.STARTING},
     ReplicaState.STOPPED: {
         ReplicaState.PENDING,
@@ -93,15 +109,21 @@ _TRANSITIONS = {
 async def apply_reports(
     session: AsyncSession, node_pk: int, reports: list[ReplicaReport], now: datetime
 ) -> None:
-    """Record what the agent says about its replicas (only transitions that make sense)."""
+    """Record what the agent says about its replicas (only transitions that make sense). A crash
+    becomes an event with its exit code and last lines, and the deployment shows why its replicas
+    fail until one is ready again."""
     if not reports:
         return
     by_id = {r.replica_id: r for r in reports}
-    rows = await session.scalars(
-        sa.select(ReplicaRow).where(ReplicaRow.node_pk == node_pk, ReplicaRow.id.in_(by_id))
+    rows = await session.execute(
+        sa.select(ReplicaRow, DeploymentRow)
+        .join(DeploymentRow, DeploymentRow.pk == ReplicaRow.deployment_pk)
+        .where(ReplicaRow.node_pk == node_pk, ReplicaRow.id.in_(by_id))
     )
-    for row in rows:
+    for row, deployment in rows.all():
         report = by_id[row.id]
+        if report.exit_code is not None:
+            _record_crash(session, row, deployment, report, now)
         if ReplicaState(row.state) not in _TRANSITIONS.get(report.state, set()):
             continue
         row.state = report.state.value
@@ -111,12 +133,44 @@ async def apply_reports(
         if report.reason:
             row.state_reason = report.reason
         if report.state == ReplicaState.STARTING:
-            row.started_at = now
+            row.started_at = row.started_at or now
         elif report.state == ReplicaState.READY:
             row.ready_at = now
             row.started_at = row.started_at or now
+            row.state_reason = None
+            if (deployment.status_reason or "").startswith(REPLICA_FAILING):
+                deployment.status_reason = None
         else:
             row.stopped_at = now
+
+
+REPLICA_FAILING = "REPLICA_FAILING"
+
+
+def _record_crash(
+    session: AsyncSession,
+    row: ReplicaRow,
+    deployment: DeploymentRow,
+    report: ReplicaReport,
+    now: datetime,
+) -> None:
+    row.restarts = max(row.restarts, report.restarts)
+    tail = (report.log_tail or "").strip()
+    last = tail.splitlines()[-1] if tail else f"exit code {report.exit_code}"
+    deployment.status_reason = (
+        f"{REPLICA_FAILING}: replica {row.id} exited with code {report.exit_code}: {last}"
+    )
+    events.record(
+        session,
+        owner_pk=deployment.owner_pk,
+        kind=ObjectKind.DEPLOYMENT,
+        object_id=deployment.id,
+        reason="REPLICA_CRASHED",
+        message=f"replica {row.id} exited with code {report.exit_code} (restart {report.restarts}); "
+        f"last lines:\n{tail[-2000:]}",
+        time=now,
+        type=EventType.WARNING,
+    )
 
 
 LIVE = [
@@ -174,3 +228,82 @@ async def heartbeat_many(
         return {}
     await session.flush()
     return await desired(session, list(alive))
+
+
+def new_node_token() -> str:
+    return "fln_" + secrets.token_urlsafe(32)
+
+
+async def join(
+    ctx: Context,
+    session: AsyncSession,
+    caller: Caller,
+    cluster_id: str,
+    nodepool_id: str,
+    capacity: dict[str, Any],
+    hostname: str,
+) -> tuple[NodeRow, str]:
+    """A machine the user already has joins a self-managed nodepool: a node row for it, and the
+    node token its agent uses from now on (shown once)."""
+    from flotilla.services.clusters import SELF_MANAGED_PROVIDERS
+    from flotilla.services.lookup import nodepool_row, refuse_if_deleting
+
+    caller.require(Scope.WRITE)
+    cluster, pool = await nodepool_row(session, caller, cluster_id, nodepool_id)
+    refuse_if_deleting(cluster, f"compute cluster '{cluster_id}'")
+    refuse_if_deleting(pool, f"nodepool '{nodepool_id}'")
+    if cluster.cloud_provider not in SELF_MANAGED_PROVIDERS:
+        raise InvalidArgument(
+            f"'{cluster_id}' is a {cluster.cloud_provider} cluster: Flotilla launches its nodes. "
+            "Machines join self_managed clusters"
+        )
+    live = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(NodeRow)
+        .where(
+            NodeRow.nodepool_pk == pool.pk,
+            NodeRow.state.not_in([s.value for s in NODE_GONE_STATES]),
+        )
+    )
+    if (live or 0) >= pool.max_instances:
+        raise Conflict(
+            f"nodepool '{nodepool_id}' already has max_instances ({pool.max_instances}) nodes"
+        )
+    secret = new_node_token()
+    now = ctx.now()
+    node = NodeRow(
+        id=f"{nodepool_id[:40]}-{secrets.token_hex(5)}",
+        nodepool_pk=pool.pk,
+        instance_type="self-managed",
+        capacity_type=CapacityType.ON_DEMAND.value,
+        provider_instance_id=hostname[:128],
+        state=NodeState.REGISTERING.value,
+        price_per_hour=0.0,
+        cordoned=False,
+        agent_token_hash=hash_node_token(secret),
+        capacity=capacity,
+        launched_at=now,
+        launch_attempted_at=now,
+        created_at=now,
+        modified_at=now,
+    )
+    session.add(node)
+    await session.flush()
+    events.record(
+        session,
+        owner_pk=cluster.owner_pk,
+        kind=ObjectKind.NODE,
+        object_id=f"{cluster.id}/{pool.id}/{node.id}",
+        reason="NODE_JOINED",
+        message=f"machine '{hostname}' joined with {capacity}",
+        time=now,
+    )
+    ctx.hints.notify("nodes")
+    return node, secret
+
+
+async def replica_ids_on(session: AsyncSession, node_pk: int) -> set[str]:
+    """Every replica ever placed on this node (logs may arrive after a replica stopped)."""
+    return set(
+        (await session.scalars(sa.select(ReplicaRow.id).where(ReplicaRow.node_pk == node_pk))).all()
+    )

@@ -138,6 +138,7 @@ async def bootstrap(ctx: Context) -> Bootstrapped:
             await session.execute(sa.select(sa.func.pg_advisory_xact_lock(BOOTSTRAP_LOCK)))
         installation = await _ensure_installation(ctx, session)
         system = await _ensure_user(ctx, session, SYSTEM_USER, is_system=True)
+        ctx.system_user_pk = system.pk
         await _ensure_shared_cluster(ctx, session, system)
         admin = await _ensure_user(ctx, session, ctx.settings.admin_user, is_admin=True)
         has_token = await session.scalar(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,44 +20,48 @@ from flotilla.store.tables import CloudProviderRow, InstanceTypeRow, RegionRow
 
 
 async def sync_catalog(session: AsyncSession, catalog: Catalog) -> None:
-    """Make the catalog tables equal the shipped catalog (within the caller's transaction)."""
-    await session.execute(sa.delete(InstanceTypeRow))
-    await session.execute(sa.delete(RegionRow))
-    await session.execute(sa.delete(CloudProviderRow))
-    for provider in catalog.providers:
-        session.add(
-            CloudProviderRow(
-                id=provider.id, display_name=provider.display_name, source=provider.source
-            )
-        )
-    await session.flush()
-    for provider in catalog.providers:
-        for region in provider.regions:
-            session.add(
-                RegionRow(provider_id=provider.id, id=region.id, display_name=region.display_name)
-            )
-    for it in catalog.instance_types:
-        info, alloc = it.compute_info, it.allocatable
-        session.add(
-            InstanceTypeRow(
-                provider_id=it.cloud_provider,
-                region_id=it.region,
-                id=it.id,
-                cpu_milli=info.cpu,
-                memory_bytes=info.memory,
-                accelerators=info.accelerators,
-                accelerator_type=info.accelerator_type,
-                accelerator_memory_bytes=info.accelerator_memory,
-                architecture=it.architecture.value,
-                price_on_demand=it.price_per_hour.on_demand,
-                price_spot=it.price_per_hour.spot,
-                allowed_capacity_types=[c.value for c in it.allowed_capacity_types],
-                allocatable_cpu_milli=alloc.cpu,
-                allocatable_memory_bytes=alloc.memory,
-                launch_seconds=it.launch_seconds,
-            )
-        )
-    await session.flush()
+    """Make the catalog tables equal the shipped catalog (within the caller's transaction).
+
+    Bulk statements, not one ORM object per row: this runs at every start.
+    """
+    for table in (InstanceTypeRow, RegionRow, CloudProviderRow):
+        await session.execute(sa.delete(table))
+    providers = [
+        {"id": p.id, "display_name": p.display_name, "source": p.source} for p in catalog.providers
+    ]
+    regions = [
+        {"provider_id": p.id, "id": r.id, "display_name": r.display_name}
+        for p in catalog.providers
+        for r in p.regions
+    ]
+    for table, rows in (
+        (CloudProviderRow, providers),
+        (RegionRow, regions),
+        (InstanceTypeRow, [_instance_type_row(it) for it in catalog.instance_types]),
+    ):
+        if rows:
+            await session.execute(sa.insert(table), rows)
+
+
+def _instance_type_row(it: InstanceType) -> dict[str, Any]:
+    info, alloc = it.compute_info, it.allocatable
+    return {
+        "provider_id": it.cloud_provider,
+        "region_id": it.region,
+        "id": it.id,
+        "cpu_milli": info.cpu,
+        "memory_bytes": info.memory,
+        "accelerators": info.accelerators,
+        "accelerator_type": info.accelerator_type,
+        "accelerator_memory_bytes": info.accelerator_memory,
+        "architecture": it.architecture.value,
+        "price_on_demand": it.price_per_hour.on_demand,
+        "price_spot": it.price_per_hour.spot,
+        "allowed_capacity_types": [c.value for c in it.allowed_capacity_types],
+        "allocatable_cpu_milli": alloc.cpu,
+        "allocatable_memory_bytes": alloc.memory,
+        "launch_seconds": it.launch_seconds,
+    }
 
 
 def list_providers(catalog: Catalog) -> list[CloudProvider]:

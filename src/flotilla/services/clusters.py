@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flotilla.domain.errors import (
     ClusterAlreadyExists,
     ClusterHasDeployments,
+    ClusterNotFound,
     InvalidArgument,
     PermissionDenied,
     TokenNotUsable,
@@ -32,8 +34,9 @@ from flotilla.services.catalog import check_region
 from flotilla.services.context import Caller, Context
 from flotilla.services.lookup import (
     SHARED_CLUSTER_ID,
+    SYSTEM_OWNER,
+    add_unique,
     cluster_row,
-    owner_name,
     patched,
     refuse_if_deleting,
     visible_cluster,
@@ -58,37 +61,72 @@ def token_facts(token: TokenRow | None) -> TokenFacts | None:
     )
 
 
+@cache
 def _select() -> AnySelect:
+    """A cluster's view in one row: its columns, its token's facts, its nodepool count (built
+    once: constructing a statement costs more than running it)."""
     nodepools = (
         sa.select(sa.func.count())
         .where(NodepoolRow.cluster_pk == ClusterRow.pk)
         .correlate(ClusterRow)
         .scalar_subquery()
     )
-    return sa.select(ClusterRow, TokenRow, nodepools).outerjoin(
-        TokenRow, TokenRow.pk == ClusterRow.token_pk
+    c = ClusterRow
+    return sa.select(
+        c.pk,
+        c.id,
+        c.description,
+        c.cluster_type,
+        c.cloud_provider,
+        c.region,
+        c.managed_by,
+        c.deleting_at,
+        c.created_at,
+        c.modified_at,
+        TokenRow.id.label("token_id"),
+        TokenRow.revoked_at.label("token_revoked_at"),
+        TokenRow.expires_at.label("token_expires_at"),
+        nodepools.label("nodepool_count"),
+    ).outerjoin(TokenRow, TokenRow.pk == c.token_pk)
+
+
+_VIEW_COLUMNS = (
+    "pk",
+    "id",
+    "description",
+    "cluster_type",
+    "cloud_provider",
+    "region",
+    "managed_by",
+    "deleting_at",
+    "created_at",
+    "modified_at",
+)
+
+
+def _view(caller: Caller, row: Any, now: datetime) -> ComputeCluster:
+    token = (
+        None
+        if row.token_id is None
+        else TokenFacts(revoked_at=row.token_revoked_at, expires_at=row.token_expires_at)
     )
-
-
-def _view(
-    caller: Caller, row: ClusterRow, token: TokenRow | None, nodepool_count: int, now: datetime
-) -> ComputeCluster:
-    problem = cluster_token_problem(ClusterType(row.cluster_type), token_facts(token), now)
+    cluster_type = ClusterType(row.cluster_type)
+    problem = cluster_token_problem(cluster_type, token, now)
     status, reason = cluster_status(
         ClusterFacts(deleting=row.deleting_at is not None, token_problem=problem)
     )
-    return ComputeCluster(
+    return ComputeCluster.model_construct(
         id=row.id,
         description=row.description,
-        cluster_type=ClusterType(row.cluster_type),
+        cluster_type=cluster_type,
         cloud_provider=row.cloud_provider,
         region=row.region,
-        token_id=token.id if token is not None else None,
+        token_id=row.token_id,
         managed_by=ManagedBy(row.managed_by),
-        owner=owner_name(row, caller),
+        owner=SYSTEM_OWNER if cluster_type == ClusterType.SHARED else caller.user_id,
         status=status,
         status_reason=reason,
-        nodepool_count=nodepool_count,
+        nodepool_count=row.nodepool_count,
         created_at=row.created_at,
         modified_at=row.modified_at,
     )
@@ -97,18 +135,38 @@ def _view(
 async def get_cluster(
     ctx: Context, session: AsyncSession, caller: Caller, cluster_id: str
 ) -> ComputeCluster:
-    row = await cluster_row(session, caller, cluster_id)
-    result = (await session.execute(_select().where(ClusterRow.pk == row.pk))).one()
-    return _view(caller, result[0], result[1], result[2], ctx.now())
+    """One query: the caller's cluster of that id (or the shared one)."""
+    row = (
+        await session.execute(
+            _select()
+            .where(ClusterRow.id == cluster_id, visible_cluster(caller, ctx.system_user_pk))
+            .order_by(sa.case((ClusterRow.owner_pk == caller.user_pk, 0), else_=1))
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        raise ClusterNotFound(f"no compute cluster '{cluster_id}'")
+    return _view(caller, row, ctx.now())
 
 
 async def list_clusters(
     ctx: Context, session: AsyncSession, caller: Caller, params: PageParams
 ) -> Page[ComputeCluster]:
-    stmt = _select().where(visible_cluster(caller)).order_by(ClusterRow.id, ClusterRow.pk)
-    rows, next_page = await fetch_page(session, stmt, params)
+    """The page's keys first (from the index), then the views of just those rows."""
+    keys = (
+        sa.select(ClusterRow.pk)
+        .where(visible_cluster(caller, ctx.system_user_pk))
+        .order_by(ClusterRow.id, ClusterRow.pk)
+    )
+    page, next_page = await fetch_page(session, keys, params)
+    pks = [pk for (pk,) in page]
+    if not pks:
+        return make_page([], params, next_page)
+    rows = await session.execute(
+        _select().where(ClusterRow.pk.in_(pks)).order_by(ClusterRow.id, ClusterRow.pk)
+    )
     now = ctx.now()
-    return make_page([_view(caller, r[0], r[1], r[2], now) for r in rows], params, next_page)
+    return make_page([_view(caller, row, now) for row in rows.all()], params, next_page)
 
 
 async def usable_token(
@@ -162,7 +220,17 @@ async def create_cluster(
         raise ClusterAlreadyExists(
             f"'{SHARED_CLUSTER_ID}' is the shared cluster; choose another id"
         )
-    token = await usable_token(ctx, session, caller, spec.token_id)
+    if spec.token_id in (None, caller.token_id) and caller.token_pk is not None:
+        # the caller's own token, checked a moment ago: no need to read it again
+        if not {Scope.WRITE, Scope.ADMIN} & caller.scopes:
+            raise TokenNotUsable(
+                f"token '{caller.token_id}' lacks the 'write' scope a cluster needs to manage compute",
+                fields={"token_id": "needs the write scope"},
+            )
+        token_pk, token_id = caller.token_pk, caller.token_id
+    else:
+        token = await usable_token(ctx, session, caller, spec.token_id)
+        token_pk, token_id = token.pk, token.id
     now = ctx.now()
     row = ClusterRow(
         id=spec.id,
@@ -171,16 +239,14 @@ async def create_cluster(
         cluster_type=spec.cluster_type.value,
         cloud_provider=spec.cloud_provider,
         region=spec.region,
-        token_pk=token.pk,
+        token_pk=token_pk,
         managed_by=(spec.managed_by or ManagedBy.FLOTILLA).value,
         created_at=now,
         modified_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise ClusterAlreadyExists(f"you already have a compute cluster '{spec.id}'") from None
+    await add_unique(
+        session, row, ClusterAlreadyExists(f"you already have a compute cluster '{spec.id}'")
+    )
     events.record(
         session,
         owner_pk=caller.user_pk,
@@ -188,11 +254,18 @@ async def create_cluster(
         object_id=spec.id,
         reason="CLUSTER_CREATED",
         message=f"{spec.cluster_type.value} cluster on {spec.cloud_provider}/{spec.region}, "
-        f"acting with token '{token.id}'",
+        f"acting with token '{token_id}'",
         time=now,
     )
     ctx.hints.notify("clusters")
-    return _view(caller, row, token, 0, now)
+    created = SimpleNamespace(
+        **{c: getattr(row, c) for c in _VIEW_COLUMNS},
+        token_id=token_id,
+        token_revoked_at=None,
+        token_expires_at=None,
+        nodepool_count=0,
+    )
+    return _view(caller, created, now)
 
 
 def spec_of(row: ClusterRow, token_id: str | None) -> ComputeClusterSpec:

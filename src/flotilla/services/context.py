@@ -23,6 +23,8 @@ class Context:
     catalog: Catalog = field(default_factory=shipped_catalog)
     hints: Hints = field(default_factory=Hints)
     token_cache: TokenCache = field(init=False)
+    system_user_pk: int | None = None
+    """The user that owns the shared cluster; known after bootstrap."""
 
     def __post_init__(self) -> None:
         self.token_cache = TokenCache(self.settings.token_cache_seconds)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flotilla.domain.errors import DeploymentAlreadyExists, ModelDoesNotFit, NodepoolNotFound
@@ -27,13 +26,14 @@ from flotilla.domain.states import (
     SchedulingChoice,
     Scope,
 )
-from flotilla.domain.status import cluster_token_problem
+from flotilla.domain.status import cluster_token_problem, deployment_reason
 from flotilla.services import events, running
 from flotilla.services.clusters import token_facts
 from flotilla.services.context import Caller, Context
 from flotilla.services.lookup import (
     DEFAULT_NODEPOOL_ID,
     SHARED_CLUSTER_ID,
+    add_unique,
     deployment_row,
     model_row,
     nodepool_row,
@@ -190,12 +190,11 @@ def _view(
     counts: dict[str, int],
     resolved: str | None,
 ) -> Deployment:
-    problems = [
-        f"{ref.compute_cluster}/{ref.nodepool}: {problem}" for ref, problem in refs if problem
-    ]
-    reason = row.status_reason
-    if problems:
-        reason = "TOKEN_REVOKED: " + "; ".join(problems)
+    reason = deployment_reason(
+        row.status_reason,
+        [(f"{ref.compute_cluster}/{ref.nodepool}", problem) for ref, problem in refs],
+    )
+
     status = (
         DeploymentStatus.DELETING
         if row.deleting_at
@@ -295,11 +294,9 @@ async def create_deployment(
         created_at=now,
         modified_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise DeploymentAlreadyExists(f"you already have a deployment '{spec.id}'") from None
+    await add_unique(
+        session, row, DeploymentAlreadyExists(f"you already have a deployment '{spec.id}'")
+    )
     session.add_all(_link_rows(row.pk, targets))
     events.record(
         session,

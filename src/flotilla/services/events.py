@@ -73,11 +73,13 @@ async def list_events(
     if object_kind is not None:
         stmt = stmt.where(EventRow.object_kind == object_kind.value)
     if object_id is not None:
-        # "gpu-east" also matches the nodepools and nodes below it ("gpu-east/a10-pool").
+        # "gpu-east" also matches the nodepools and nodes below it ("gpu-east/a10-pool"). Not
+        # LIKE: SQLite's ignores case, and ids are case-sensitive.
+        below = object_id + "/"
         stmt = stmt.where(
             sa.or_(
                 EventRow.object_id == object_id,
-                EventRow.object_id.startswith(object_id + "/", autoescape=True),
+                sa.func.substr(EventRow.object_id, 1, len(below)) == below,
             )
         )
     if reason is not None:

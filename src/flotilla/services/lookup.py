@@ -10,12 +10,14 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flotilla.domain.errors import (
     ClusterNotFound,
     DeploymentNotFound,
     FieldImmutable,
+    FlotillaError,
     InvalidArgument,
     ModelNotFound,
     NodepoolNotFound,
@@ -33,7 +35,11 @@ SYSTEM_OWNER = "system"
 S = TypeVar("S", bound=BaseModel)
 
 
-def visible_cluster(caller: Caller) -> sa.ColumnElement[bool]:
+def visible_cluster(caller: Caller, system_user_pk: int | None = None) -> sa.ColumnElement[bool]:
+    """The caller's clusters and the shared one (owned by the system user: an indexed IN when
+    its pk is known)."""
+    if system_user_pk is not None:
+        return ClusterRow.owner_pk.in_([caller.user_pk, system_user_pk])
     return sa.or_(
         ClusterRow.owner_pk == caller.user_pk, ClusterRow.cluster_type == ClusterType.SHARED.value
     )
@@ -90,6 +96,16 @@ async def deployment_row(
     if row is None:
         raise DeploymentNotFound(f"no deployment '{deployment_id}'")
     return row
+
+
+async def add_unique(session: AsyncSession, row: Any, conflict: FlotillaError) -> None:
+    """Insert ``row``; a row with the same id raises ``conflict``. The transaction is lost with
+    it — no savepoint is spent on the common case — so the whole request fails, as it should."""
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise conflict from None
 
 
 def refuse_if_deleting(row: Any, what: str) -> None:

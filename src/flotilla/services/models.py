@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flotilla.domain.errors import (
@@ -21,7 +20,7 @@ from flotilla.domain.specs import IMMUTABLE_FIELDS, ModelSpec, Resources
 from flotilla.domain.states import ObjectKind, Scope
 from flotilla.services import events
 from flotilla.services.context import Caller, Context
-from flotilla.services.lookup import model_row, patched
+from flotilla.services.lookup import add_unique, model_row, patched
 from flotilla.services.packages import Package, unpack_package
 from flotilla.services.paging import AnySelect, PageParams, fetch_page, make_page
 from flotilla.store.tables import DeploymentRow, ModelRow, ModelVersionRow
@@ -125,11 +124,7 @@ async def create_model(
         created_at=now,
         modified_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise ModelAlreadyExists(f"you already have a model '{spec.id}'") from None
+    await add_unique(session, row, ModelAlreadyExists(f"you already have a model '{spec.id}'"))
     events.record(
         session,
         owner_pk=caller.user_pk,

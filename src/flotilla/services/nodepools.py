@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flotilla.domain.errors import (
@@ -24,7 +23,13 @@ from flotilla.domain.status import NodepoolFacts, cluster_token_problem, nodepoo
 from flotilla.services import events, running
 from flotilla.services.clusters import SELF_MANAGED_PROVIDERS, deployments_on, token_facts
 from flotilla.services.context import Caller, Context
-from flotilla.services.lookup import cluster_row, nodepool_row, patched, refuse_if_deleting
+from flotilla.services.lookup import (
+    add_unique,
+    cluster_row,
+    nodepool_row,
+    patched,
+    refuse_if_deleting,
+)
 from flotilla.services.paging import AnySelect, PageParams, fetch_page, make_page
 from flotilla.store.tables import ClusterRow, NodepoolRow, NodeRow, TokenRow
 
@@ -165,13 +170,11 @@ async def create_nodepool(
         created_at=now,
         modified_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise NodepoolAlreadyExists(
-            f"compute cluster '{cluster_id}' already has a nodepool '{spec.id}'"
-        ) from None
+    await add_unique(
+        session,
+        row,
+        NodepoolAlreadyExists(f"compute cluster '{cluster_id}' already has a nodepool '{spec.id}'"),
+    )
     events.record(
         session,
         owner_pk=cluster.owner_pk,

@@ -58,7 +58,7 @@ class ModelManifest(Spec):
 
     id: ObjectId | None = Field(None, description="When given, must equal the model uploaded to.")
     description: Description = ""
-    entrypoint: str = Field(max_length=300, examples=["model.py:Sentiment"])
+    entrypoint: str = Field(max_length=200, examples=["model.py:Sentiment"])  # its column
     resources: Resources = Field(default_factory=Resources)
     requirements: str | None = Field(
         None, max_length=300, description="pip requirements file; requirements.txt if present."

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flotilla.domain.errors import (
@@ -31,11 +31,14 @@ from flotilla.domain.states import EventType, ObjectKind, Scope, TokenStatus
 from flotilla.domain.status import TokenFacts, token_status
 from flotilla.services import events
 from flotilla.services.context import Caller, Context
+from flotilla.services.lookup import add_unique
 from flotilla.services.paging import PageParams, fetch_page, make_page
 from flotilla.store.tables import ClusterRow, TokenRow, UserRow
 
 SECRET_PREFIX = "flt_"
 LOOKUP_CHARS = 12
+SECRET_RE = re.compile(rf"{SECRET_PREFIX}[A-Za-z0-9_-]{{{LOOKUP_CHARS + 8},}}")
+"""What ``new_secret`` makes (base64url); anything else is refused before any query."""
 
 
 def new_secret() -> str:
@@ -47,7 +50,8 @@ def hash_secret(secret: str) -> str:
 
 
 def lookup_of(secret: str) -> str | None:
-    if not secret.startswith(SECRET_PREFIX) or len(secret) < len(SECRET_PREFIX) + LOOKUP_CHARS + 8:
+    """The part of a secret its row is found by; None when it cannot be one of ours."""
+    if not SECRET_RE.fullmatch(secret):
         return None
     return secret[len(SECRET_PREFIX) : len(SECRET_PREFIX) + LOOKUP_CHARS]
 
@@ -154,11 +158,9 @@ async def create_token(
         created_at=now,
         modified_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise TokenAlreadyExists(f"you already have a token named '{token_id}'") from None
+    await add_unique(
+        session, row, TokenAlreadyExists(f"you already have a token named '{token_id}'")
+    )
     events.record(
         session,
         owner_pk=user.pk,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flotilla.store.tables import DeploymentRow, TrafficSampleRow
 
@@ -98,17 +99,17 @@ def _clip(column: Any, bound: float, upper: bool) -> Any:
     return sa.case((column < bound, column if upper else bound), else_=bound if upper else column)
 
 
-async def window_end(session: AsyncSession, now: datetime, max_lag: float) -> float | None:
+def window_end(session: Session, now: datetime, max_lag: float) -> float | None:
     """Where windows end: at the newest report, since the last moments are yet to be reported —
     but never more than ``max_lag`` before now, so that when reports stop, silence counts."""
-    newest = await session.scalar(sa.select(sa.func.max(TrafficSampleRow.end_s)))
+    newest = session.scalar(sa.select(sa.func.max(TrafficSampleRow.end_s)))
     if newest is None:
         return None
     return min(max(float(newest), now.timestamp() - max_lag), now.timestamp())
 
 
-async def windows(
-    session: AsyncSession, deployment_pks: list[int], end: float, seconds: float
+def windows(
+    session: Session, deployment_pks: list[int], end: float, seconds: float
 ) -> dict[int, Window]:
     """Time-weighted in-flight averages over [end - seconds, end) for these deployments."""
     if not deployment_pks:
@@ -117,7 +118,7 @@ async def windows(
     lo = end - seconds
     start = _clip(t.start_s, lo, upper=False)
     stop = _clip(t.end_s, end, upper=True)
-    result = await session.execute(
+    result = session.execute(
         sa.select(t.deployment_pk, sa.func.sum(t.in_flight * (stop - start)), sa.func.min(start))
         .where(t.end_s > lo, t.start_s < end, t.deployment_pk.in_(deployment_pks))
         .group_by(t.deployment_pk)
@@ -129,14 +130,14 @@ async def windows(
     return found
 
 
-async def held_now(
-    session: AsyncSession, deployment_pks: list[int], end: float, interval: float
+def held_now(
+    session: Session, deployment_pks: list[int], end: float, interval: float
 ) -> dict[int, int]:
     """Requests held at the newest report of each gateway (reports within ``interval`` of the end)."""
     if not deployment_pks:
         return {}
     t = TrafficSampleRow
-    result = await session.execute(
+    result = session.execute(
         sa.select(t.deployment_pk, t.gateway, t.held)
         .where(t.end_s > end - interval, t.deployment_pk.in_(deployment_pks))
         .order_by(t.end_s)
@@ -148,7 +149,3 @@ async def held_now(
     for (pk, _), held in newest.items():
         totals[pk] += held
     return dict(totals)
-
-
-def epoch(value: datetime) -> float:
-    return value.astimezone(UTC).timestamp()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flotilla.domain.errors import Conflict, InvalidArgument, UserAlreadyExists, UserNotFound
@@ -14,11 +13,14 @@ from flotilla.domain.specs import IMMUTABLE_FIELDS, TokenSpec, UserSpec
 from flotilla.domain.states import ObjectKind
 from flotilla.services import events, tokens
 from flotilla.services.context import Caller, Context
-from flotilla.services.lookup import patched
+from flotilla.services.lookup import add_unique, patched
 from flotilla.services.paging import PageParams, fetch_page, page_of
 from flotilla.store.tables import ClusterRow, DeploymentRow, UserRow
 
 SYSTEM_USER = "system"
+ME = "me"
+"""In a user path, ``me`` is the caller: ``GET /v1/users/me`` says who a token belongs to."""
+RESERVED_IDS = frozenset({SYSTEM_USER, ME})
 
 
 def view(row: UserRow) -> User:
@@ -41,16 +43,18 @@ async def get_user_row(session: AsyncSession, user_id: str) -> UserRow:
     return row
 
 
-async def get_me(session: AsyncSession, caller: Caller) -> User:
-    return view(await get_user_row(session, caller.user_id))
+def resolve(caller: Caller, user_id: str) -> str:
+    return caller.user_id if user_id == ME else user_id
 
 
 async def create_user(
     ctx: Context, session: AsyncSession, caller: Caller, spec: UserSpec
 ) -> tuple[User, TokenWithSecret]:
     caller.require_admin()
-    if spec.id == SYSTEM_USER:
-        raise InvalidArgument(f"'{SYSTEM_USER}' is reserved", fields={"id": "reserved"})
+    if spec.id in RESERVED_IDS:
+        raise InvalidArgument(
+            f"'{spec.id}' is reserved; choose another id", fields={"id": "reserved"}
+        )
     now = ctx.now()
     row = UserRow(
         id=spec.id,
@@ -60,11 +64,7 @@ async def create_user(
         created_at=now,
         modified_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise UserAlreadyExists(f"a user '{spec.id}' exists already") from None
+    await add_unique(session, row, UserAlreadyExists(f"a user '{spec.id}' exists already"))
     scopes = ["read", "write", "admin"] if spec.is_admin else ["read", "write"]
     token = await tokens.create_token(
         ctx,
@@ -93,6 +93,8 @@ async def list_users(session: AsyncSession, caller: Caller, params: PageParams) 
 
 
 async def get_user(session: AsyncSession, caller: Caller, user_id: str) -> User:
+    """Any user reads themselves (``me``); only an admin reads others."""
+    user_id = resolve(caller, user_id)
     if user_id != caller.user_id:
         caller.require_admin()
     return view(await get_user_row(session, user_id))
@@ -102,7 +104,7 @@ async def update_user(
     ctx: Context, session: AsyncSession, caller: Caller, user_id: str, patch: dict[str, Any]
 ) -> User:
     caller.require_admin()
-    row = await get_user_row(session, user_id)
+    row = await get_user_row(session, resolve(caller, user_id))
     current = UserSpec.model_construct(
         id=row.id, name=row.name, email=row.email, is_admin=row.is_admin
     )
@@ -118,7 +120,7 @@ async def update_user(
 async def delete_user(ctx: Context, session: AsyncSession, caller: Caller, user_id: str) -> None:
     """Delete a user and their tokens; refused while they own clusters or deployments."""
     caller.require_admin()
-    row = await get_user_row(session, user_id)
+    row = await get_user_row(session, resolve(caller, user_id))
     if row.pk == caller.user_pk:
         raise Conflict("you cannot delete yourself")
     owned = await session.scalar(

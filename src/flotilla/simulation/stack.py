@@ -54,8 +54,10 @@ class Stack:
     async def pass_once(self) -> None:
         await self.actuator.handle_events()
         await self.agents.step()
-        self.passes.append(await self.reconciler.run_once())
-        await self.actuator.run_once()
+        result = await self.reconciler.run_once()
+        self.passes.append(result)
+        if result.actuation or not result.led:
+            await self.actuator.run_once()
 
     async def run(self, seconds: float, dt: float = 1.0) -> None:
         steps = round(seconds / dt)

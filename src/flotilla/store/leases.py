@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from flotilla.store.tables import ControllerLeaseRow
 
@@ -108,3 +109,19 @@ async def claim_rows(
         sa.select(table.pk).where(table.pk.in_(pks), table.lock_token == token)
     )
     return token, list(claimed.all())
+
+
+def holds_named_sync(
+    session: Session, name: str, token: str, now: datetime, ttl_seconds: float
+) -> bool:
+    """``holds_named`` for work running in a worker thread."""
+    result = session.execute(
+        sa.update(ControllerLeaseRow)
+        .where(
+            ControllerLeaseRow.name == name,
+            ControllerLeaseRow.token == token,
+            ControllerLeaseRow.expires_at > now,
+        )
+        .values(expires_at=now + timedelta(seconds=ttl_seconds))
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

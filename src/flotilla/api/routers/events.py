@@ -30,10 +30,11 @@ def _iso_8601(value: object) -> object:
 
 
 def _utc(value: datetime) -> datetime:
+    """In UTC; a time whose UTC falls outside years 1–9999 is as far as UTC goes."""
     try:
         return value.astimezone(UTC)
     except OverflowError:
-        raise ValueError("the time is out of range (years 1 to 9999, UTC)") from None
+        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 Time = Annotated[AwareDatetime, BeforeValidator(_iso_8601), AfterValidator(_utc)]

@@ -1,4 +1,4 @@
-"""/v1/users (admin) and /v1/users/me"""
+"""/v1/users (admin), and /v1/users/me for everyone"""
 
 from __future__ import annotations
 
@@ -16,18 +16,12 @@ from flotilla.domain.specs import UserPatch, UserSpec
 from flotilla.services import users
 
 router = APIRouter(prefix="/v1/users", tags=["users"], responses=ERROR_RESPONSES)
-UserId = Annotated[ObjectId, Path()]
+UserId = Annotated[ObjectId, Path(description="A user's id, or `me` for yourself.")]
 
 
 class UserCreated(BaseModel):
     user: User
     token: TokenWithSecret
-
-
-@router.get("/me", response_model=User, summary="Who am I")
-async def me(ctx: Ctx, caller: Auth) -> Response:
-    async with ctx.db.read() as s:
-        return json(await users.get_me(s, caller))
 
 
 @router.post("", status_code=201, response_model=UserCreated, summary="Create a user (admin)")
@@ -44,8 +38,9 @@ async def list_(ctx: Ctx, caller: Auth, paging: Paging) -> Response:
         return json(await users.list_users(s, caller, paging))
 
 
-@router.get("/{user_id}", response_model=User, summary="Get a user (admin, or yourself)")
+@router.get("/{user_id}", response_model=User, summary="Get a user (admin), or yourself (me)")
 async def get(ctx: Ctx, caller: Auth, user_id: UserId) -> Response:
+    """`GET /v1/users/me` answers who the token belongs to."""
     async with ctx.db.read() as s:
         return json(await users.get_user(s, caller, user_id))
 
