@@ -19,7 +19,7 @@ run: setup
 
 test: setup
 	@if [ "$$CI" = "true" ]; then command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium); fi
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 lint: setup
 	$(BIN)/ruff check .

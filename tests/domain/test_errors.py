@@ -15,7 +15,7 @@ from flotilla.domain.errors import (
     error_from_code,
 )
 
-HTTP_STATUSES = {400, 401, 403, 404, 405, 409, 413, 415, 422, 500}
+HTTP_STATUSES = {400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 502, 503, 504}
 
 
 def every_error_class() -> list[type[FlotillaError]]:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, generate_latest
 from starlette.responses import Response
 
-from flotilla import __version__
+from flotilla import __version__, console
 from flotilla.api import errors
 from flotilla.api.limits import BodyLimit
 from flotilla.api.metrics import RequestMetrics
@@ -119,6 +119,7 @@ def create_app(ctx: Context, *, on_start: Callable[[Bootstrapped], None] | None 
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    console.install(app)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
 

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flotilla.domain.errors import BodyTooLarge, FlotillaError, PackageTooLarge
 
-UPLOAD_PATH = re.compile(r"^/v1/models/[^/]+/versions/?$")
+UPLOAD_PATH = re.compile(r"^(/v1/models/[^/]+/versions|/console/models)/?$")
 
 
 class BodyLimit:

@@ -131,6 +131,7 @@ def up(
     )
     values: dict[str, object] = {
         "port": port,
+        "gateway_port": gateway_port,
         "providers": ["local"],
         "shared_cluster_provider": "local",
         "shared_cluster_region": "local",

@@ -67,6 +67,7 @@ class Index:
     """Current state of every replica (pk or new ref), updated as the pass decides."""
     needs: dict[int, Shape | None] = field(default_factory=dict)
     """Resource shape per model version pk."""
+    nodes_by_pool: dict[int, list[NodeFacts]] = field(default_factory=lambda: defaultdict(list))
 
     @property
     def now(self) -> datetime:
@@ -167,8 +168,11 @@ class Index:
 
 def build_index(snapshot: Snapshot, catalog: Catalog, config: DecideConfig) -> Index:
     index = Index(snapshot=snapshot, catalog=catalog, config=config)
+    for node in snapshot.nodes.values():
+        index.nodes_by_pool[node.pool_pk].append(node)
     for replica in snapshot.replicas.values():
         index.by_deployment[replica.deployment_pk].append(replica)
+
         index.state[replica.pk] = replica.state
         if replica.node_pk is not None:
             index.on_node[replica.node_pk].append(replica)

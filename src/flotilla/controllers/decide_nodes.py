@@ -105,8 +105,8 @@ def _pool_options(ix: Index, pool: PoolRow) -> tuple[InstanceOption, ...]:
 def _live_nodes(ix: Index, pool_pk: int) -> list[NodeFacts]:
     return [
         n
-        for n in ix.snapshot.nodes.values()
-        if n.pool_pk == pool_pk and _state(ix, n) in ACTIVE_NODE_STATES and not _cordoned(ix, n)
+        for n in ix.nodes_by_pool.get(pool_pk, [])
+        if _state(ix, n) in ACTIVE_NODE_STATES and not _cordoned(ix, n)
     ]
 
 
@@ -165,8 +165,17 @@ def _resources(ix: Index, deployment_pk: int, version_pk: int) -> dict[str, obje
     return ix.snapshot.versions.get(version_pk) or {}
 
 
+def _utilization(slots: dict[int, NodeSlot]) -> dict[int, float]:
+    """Share of each nodepool's CPU that replicas hold."""
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for slot in slots.values():
+        totals[slot.pool][0] += slot.total.cpu
+        totals[slot.pool][1] += slot.total.cpu - slot.free.cpu
+    return {pool: used / total if total else 0.0 for pool, (total, used) in totals.items()}
+
+
 def _pool_facts(
-    ix: Index, dep: DeploymentFacts, plans: dict[int, PoolPlan], slots: dict[int, NodeSlot]
+    ix: Index, dep: DeploymentFacts, plans: dict[int, PoolPlan], utilization: dict[int, float]
 ) -> list[PoolFacts]:
     facts = []
     need = ix.need(dep.version.pk, dep.version.resources) if dep.version else None
@@ -186,9 +195,6 @@ def _pool_facts(
             for o in plans[pool_pk].options
             if need is not None and o.capacity_types
         ]
-        pool_slots = [s for s in slots.values() if s.pool == pool_pk]
-        total = sum(s.total.cpu for s in pool_slots)
-        used = sum(s.total.cpu - s.free.cpu for s in pool_slots)
         facts.append(
             PoolFacts(
                 key=pool_pk,
@@ -196,7 +202,7 @@ def _pool_facts(
                 position=position,
                 price_per_replica=min(per_replica, default=float("inf")),
                 offers_spot=CapacityType.SPOT in pool.capacity_types,
-                utilization=used / total if total else 0.0,
+                utilization=utilization.get(pool_pk, 0.0),
             )
         )
     return facts
@@ -205,18 +211,24 @@ def _pool_facts(
 def schedule_and_grow(ix: Index) -> None:
     plans = _pool_plans(ix)
     slots = _slots(ix)
+    utilization = _utilization(slots)
     requests = []
     for dep in ix.snapshot.deployments.values():
         if dep.deleting or not dep.enabled or dep.version is None:
             continue
+        pending = [
+            r
+            for r in ix.by_deployment[dep.pk]
+            if ix.state.get(r.pk) == ReplicaState.PENDING and r.node_pk is None
+        ]
+        if not pending:
+            continue
         cfg = AutoscaleConfig.model_construct(**dep.autoscale_config)
-        order = order_pools(
-            SchedulingChoice(dep.scheduling_choice), _pool_facts(ix, dep, plans, slots), dep.pk
-        )
-        for replica in ix.by_deployment[dep.pk]:
-            if ix.state.get(replica.pk) != ReplicaState.PENDING or replica.node_pk is not None:
-                continue
+        facts = _pool_facts(ix, dep, plans, utilization)
+        order = order_pools(SchedulingChoice(dep.scheduling_choice), facts, dep.pk)
+        for replica in pending:
             need = ix.need(replica.version_pk, _resources(ix, dep.pk, replica.version_pk))
+
             if need is None:
                 continue
             requests.append(ReplicaRequest(replica.pk, dep.pk, need, order, cfg.disable_packing))
@@ -306,11 +318,7 @@ def lifecycle(ix: Index) -> None:
     delays = _node_scale_down_delay(ix)
     plans = _pool_plans(ix)
     for pool in ix.snapshot.pools.values():
-        nodes = [
-            n
-            for n in ix.snapshot.nodes.values()
-            if n.pool_pk == pool.pk and _state(ix, n) not in (NodeState.LOST,)
-        ]
+        nodes = [n for n in ix.nodes_by_pool.get(pool.pk, []) if _state(ix, n) != NodeState.LOST]
         idle = []
         for node in nodes:
             state = _state(ix, node)
@@ -357,11 +365,7 @@ def _terminate(ix: Index, node: NodeFacts, why: str) -> None:
 def _spot_return(ix: Index, pool: PoolRow, plan: PoolPlan) -> None:
     if not plan.can_grow:
         return
-    nodes = [
-        n
-        for n in ix.snapshot.nodes.values()
-        if n.pool_pk == pool.pk and _state(ix, n) in ACTIVE_NODE_STATES
-    ]
+    nodes = [n for n in ix.nodes_by_pool.get(pool.pk, []) if _state(ix, n) in ACTIVE_NODE_STATES]
     for node in nodes:  # a spot replacement that is ready: the on-demand node it replaces drains
         if node.replaces_pk is not None and node.state == NodeState.READY:
             old = ix.snapshot.nodes.get(node.replaces_pk)
@@ -423,12 +427,9 @@ def finalize_deletes(ix: Index) -> None:
             ix.plan.delete_deployments.append(dep.pk)
             ix.event_for_deployment(dep, "DEPLOYMENT_DELETED", "deleted: every replica has stopped")
     remaining: dict[int, int] = defaultdict(int)
+    running = {r.pool_pk for r in ix.snapshot.replicas.values() if ix.live(r.pk)}
     for pool in ix.snapshot.pools.values():
-        has_nodes = any(n.pool_pk == pool.pk for n in ix.snapshot.nodes.values())
-        has_replicas = any(
-            ix.live(r.pk) and r.pool_pk == pool.pk for r in ix.snapshot.replicas.values()
-        )
-        if pool.deleting and not has_nodes and not has_replicas:
+        if pool.deleting and not ix.nodes_by_pool.get(pool.pk) and pool.pk not in running:
             ix.plan.delete_pools.append(pool.pk)
             ix.event_for_pool(pool, "NODEPOOL_DELETED", "deleted: its nodes are terminated")
         else:

@@ -69,6 +69,23 @@ class PermissionDenied(FlotillaError):
     http_status = 403
 
 
+class CsrfRejected(PermissionDenied):
+    """A POST without this session's CSRF token."""
+
+    code = "CSRF_REJECTED"
+    http_status = 403
+
+    def __init__(
+        self,
+        message: str = "this form has expired or did not come from the console; reload the page "
+        "and submit it again",
+        *,
+        fields: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, fields=fields)
+
+
+
 # 422: the request is well formed but its content is wrong
 class InvalidArgument(FlotillaError):
     code = "INVALID_ARGUMENT"
