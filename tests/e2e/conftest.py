@@ -71,6 +71,15 @@ class Server:
     url: str
     token: str
     process: subprocess.Popen[bytes]
+    gateway: str = ""
+
+    def predict(self, deployment: str, inputs: object, timeout: float = 90) -> httpx.Response:
+        return httpx.post(
+            f"{self.gateway}/v1/deployments/{deployment}/predict",
+            json={"inputs": inputs},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=timeout,
+        )
 
     @property
     def http(self) -> httpx.Client:
@@ -169,3 +178,47 @@ def server(tmp_path: Path) -> Iterator[Server]:
         )
         del left
         assert processes_under(home) == [], "processes left behind"
+
+
+@pytest.fixture
+def gateway(server: Server, tmp_path: Path) -> Iterator[Server]:
+    """The server, plus a ``flotilla gateway`` in front of its replicas."""
+    port = free_port()
+    log = (tmp_path / "gateway.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flotilla.cli.main",
+            "gateway",
+            "--port",
+            str(port),
+            "--server",
+            server.url,
+            "--name",
+            "gw-e2e",
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, "FLOTILLA_TOKEN": server.token},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server.gateway = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{server.gateway}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, timeout=30)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

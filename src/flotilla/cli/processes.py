@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import signal
 import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+GATEWAY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+"""What the server accepts as a gateway name in traffic reports."""
 
 NodeToken = Annotated[
     str | None,
@@ -181,6 +185,10 @@ def gateway(
         url, secret = credentials(server, token)
     except MissingToken as error:
         raise typer.BadParameter(str(error)) from None
+    if name is not None and not GATEWAY_NAME.fullmatch(name):
+        raise typer.BadParameter(
+            "--name: 1–128 letters, digits, '.', ':', '_' or '-', starting with a letter or digit"
+        )
     options = GatewayOptions(
         server=url,
         token=secret,

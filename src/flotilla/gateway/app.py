@@ -13,6 +13,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+import httpx
+
 from flotilla import __version__
 from flotilla.domain.errors import (
     DeploymentNotFound,
@@ -98,6 +100,7 @@ class Gateway:
         self.metrics = GatewayMetrics(self.table)
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
+        self._refreshed: dict[tuple[str, str], float] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -263,9 +266,25 @@ class Gateway:
                     ControlPlaneUnavailable("no routes from the server yet"), retry_after=5
                 )
         found = self.table.get(user, deployment_id)
+        if found is None and self._may_refresh(user, deployment_id):
+            # Created a moment ago, before the routes long-poll brought it: ask once, now.
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                self.table.apply(await self.control.routes(0.0, None))
+            found = self.table.get(user, deployment_id)
         if found is None:
             raise Answer(DeploymentNotFound(f"no deployment '{deployment_id}'"))
         return found
+
+    def _may_refresh(self, user: str, deployment_id: str) -> bool:
+        """At most one extra routes read per unknown deployment a second (typos stay cheap)."""
+        now = time.monotonic()
+        key = (user, deployment_id)
+        if now - self._refreshed.get(key, -1.0) < 1.0:
+            return False
+        if len(self._refreshed) > 10_000:
+            self._refreshed.clear()
+        self._refreshed[key] = now
+        return True
 
     # start and stop
     async def start(self) -> None:
