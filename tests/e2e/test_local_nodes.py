@@ -110,5 +110,5 @@ def test_a_model_whose_load_raises_shows_why_and_others_are_unaffected(
         reason = server.get("/v1/deployments/broken").get("status_reason") or ""
         return reason if "weights file is missing" in reason else None
 
-    assert wait_for(failing, timeout=60).startswith("REPLICA_FAILING")
+    assert wait_for(failing, timeout=120).startswith("REPLICA_FAILING")
     assert predict(ready_endpoint(server), "fine") == "fine"

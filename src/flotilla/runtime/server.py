@@ -330,10 +330,15 @@ class ReplicaServer:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away mid-request
+        except asyncio.CancelledError:
+            # The process is exiting (a failed load, a second signal): end quietly, or asyncio
+            # logs a traceback that would bury the real reason in the replica's last lines.
+            return
         except Exception:
             log.exception("unexpected error serving a connection")
         finally:
             self._connections.discard(connection)
+
             writer.close()
             if self.draining and not self._connections and self._drained is not None:
                 self._drained.set()

@@ -156,7 +156,8 @@ def _record_crash(
 ) -> None:
     row.restarts = max(row.restarts, report.restarts)
     tail = (report.log_tail or "").strip()
-    last = tail.splitlines()[-1] if tail else f"exit code {report.exit_code}"
+    last = _crash_line(tail) or f"exit code {report.exit_code}"
+
     deployment.status_reason = (
         f"{REPLICA_FAILING}: replica {row.id} exited with code {report.exit_code}: {last}"
     )
@@ -307,3 +308,13 @@ async def replica_ids_on(session: AsyncSession, node_pk: int) -> set[str]:
     return set(
         (await session.scalars(sa.select(ReplicaRow.id).where(ReplicaRow.node_pk == node_pk))).all()
     )
+
+
+def _crash_line(tail: str) -> str | None:
+    """The line that says why a replica died: the runtime's own error line when there is one
+    ("model failed to load: ValueError: …"), else the last line."""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("ERROR flotilla.runtime:"):
+            return line.removeprefix("ERROR flotilla.runtime:").strip()
+    return lines[-1] if lines else None
