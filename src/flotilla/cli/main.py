@@ -1,4 +1,11 @@
-"""``flotilla``: run the server, manage the database (more commands arrive with the CLI issue)."""
+"""``flotilla``: run Flotilla's processes, and use it — clusters, nodepools, models, deployments,
+predictions, logs, events, usage — through the SDK.
+
+The process commands (``server``, ``up``, ``gateway``, ``agent``, ``db``) are defined here and in
+``processes``; the API commands live one module per subject (``clusters``, ``deployments``,
+``models``, ``accounts``, ``documents``, ``observe``), their shared options in ``common`` and
+their printing in ``output``.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +17,67 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from flotilla import __version__
-from flotilla.cli import processes
+from flotilla.cli import accounts, clusters, deployments, documents, models, observe, processes
+from flotilla.cli.common import CONNECTION, Connection, FlotillaGroup
 
 if TYPE_CHECKING:
     from flotilla.services.bootstrap import Bootstrapped
     from flotilla.settings import Settings
+
+RUN = "Run Flotilla"
+CONNECT = "Connect"
+OBJECTS = "Manage objects"
+USE = "Deploy and observe"
 
 app = typer.Typer(
     name="flotilla",
     help="Flotilla: self-hosted compute orchestration for machine-learning models.",
     no_args_is_help=True,
     add_completion=True,
+    cls=FlotillaGroup,
 )
 db_app = typer.Typer(help="The database: schema upgrades.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+app.add_typer(db_app, name="db", rich_help_panel=RUN)
+
+
+@app.callback()
+def connect(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="Server URL (default: FLOTILLA_URL, else $FLOTILLA_HOME/credentials).",
+            metavar="URL",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Personal Access Token (default: FLOTILLA_TOKEN, else $FLOTILLA_HOME/credentials).",
+            metavar="TOKEN",
+        ),
+    ] = None,
+    gateway_url: Annotated[
+        str | None,
+        typer.Option(
+            "--gateway-url",
+            help="Where predictions go (default: FLOTILLA_GATEWAY_URL, else the server's host, port 8701).",
+            metavar="URL",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--request-timeout", min=0.1, help="Seconds any one API call may take.")
+    ] = 30.0,
+) -> None:
+    """Flotilla: self-hosted compute orchestration for machine-learning models.
+
+    Exit codes: 0 done, 1 an error (printed with its code), 2 a wrong command line."""
+    connection = Connection(url=url, token=token, gateway_url=gateway_url, timeout=timeout)
+    CONNECTION.set(connection)
+    ctx.call_on_close(connection.close)
+
 
 Home = Annotated[
     Path | None,
@@ -42,13 +96,13 @@ def _settings(home: Path | None, **overrides: object) -> Settings:
     return Settings.model_validate(values)
 
 
-@app.command()
+@app.command(rich_help_panel=RUN)
 def version() -> None:
     """Print Flotilla's version."""
     typer.echo(__version__)
 
 
-@app.command()
+@app.command(rich_help_panel=RUN)
 def server(
     host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [8700].")] = None,
@@ -89,9 +143,27 @@ def _print_start(settings: Settings, done: Bootstrapped) -> None:
         typer.echo(f"Your token is in {settings.credentials_path}")
 
 
-app.command()(processes.up)
-app.command()(processes.gateway)
-app.command()(processes.agent)
+app.command(rich_help_panel=RUN)(processes.up)
+app.command(rich_help_panel=RUN)(processes.gateway)
+app.command(rich_help_panel=RUN)(processes.agent)
+
+app.command(rich_help_panel=CONNECT)(accounts.login)
+
+app.add_typer(clusters.cluster_app, name="cluster", rich_help_panel=OBJECTS)
+app.add_typer(clusters.nodepool_app, name="nodepool", rich_help_panel=OBJECTS)
+app.add_typer(deployments.deployment_app, name="deployment", rich_help_panel=OBJECTS)
+app.add_typer(models.model_app, name="model", rich_help_panel=OBJECTS)
+app.add_typer(accounts.token_app, name="token", rich_help_panel=OBJECTS)
+app.add_typer(accounts.user_app, name="user", rich_help_panel=OBJECTS)
+app.command(rich_help_panel=OBJECTS)(documents.apply)
+app.command(rich_help_panel=OBJECTS)(documents.delete)
+
+app.command(rich_help_panel=USE)(models.deploy)
+app.command(rich_help_panel=USE)(deployments.predict)
+app.command(rich_help_panel=USE)(deployments.logs)
+app.command(rich_help_panel=USE)(observe.events)
+app.command(rich_help_panel=USE)(observe.usage)
+app.command("instance-types", rich_help_panel=USE)(observe.instance_types)
 
 
 @db_app.command("upgrade")

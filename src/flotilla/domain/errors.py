@@ -85,7 +85,6 @@ class CsrfRejected(PermissionDenied):
         super().__init__(message, fields=fields)
 
 
-
 # 422: the request is well formed but its content is wrong
 class InvalidArgument(FlotillaError):
     code = "INVALID_ARGUMENT"
