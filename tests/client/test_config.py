@@ -6,7 +6,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from flotilla.client.config import gateway_for, read_credentials, resolve, write_credentials
+from flotilla.client.config import gateway_for, resolve
+from flotilla.credentials import read_credentials, write_credentials
 
 
 def env(home: Path, **values: str) -> dict[str, str]:

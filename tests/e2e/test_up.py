@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -59,6 +60,16 @@ def test_up_serves_the_example_and_ctrl_c_leaves_no_process_behind(tmp_path: Pat
         response = wait_for(answer, timeout=90, every=0.5)
         assert response.json() == {"outputs": "hello"}
         assert len(processes_under(home)) >= 3  # up, its gateway, a node agent, a replica
+        # The CLI on this machine finds the server, the gateway and the token by itself.
+        predicted = subprocess.run(
+            [sys.executable, "-m", "flotilla.cli.main", "predict", "echo", "--input", '"hi"'],
+            env={**os.environ, "FLOTILLA_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert predicted.returncode == 0, predicted.stderr
+        assert '"hi"' in predicted.stdout
     finally:
         up.send_signal(signal.SIGINT)
         try:

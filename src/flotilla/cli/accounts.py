@@ -72,12 +72,8 @@ def login(
     import os
 
     from flotilla.client import Client
-    from flotilla.client.config import (
-        DEFAULT_URL,
-        credentials_path,
-        read_credentials,
-        write_credentials,
-    )
+    from flotilla.client.config import DEFAULT_URL, credentials_path
+    from flotilla.credentials import read_credentials, write_credentials
 
     connection = _root_connection()
     url = (url or connection.url or os.environ.get("FLOTILLA_URL") or DEFAULT_URL).rstrip("/")

@@ -15,13 +15,13 @@ import signal
 import subprocess
 import sys
 import tarfile
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 import uvicorn
 
+from flotilla.credentials import read_credentials, write_credentials
 from flotilla.settings import Settings
 
 EXAMPLE = "echo"
@@ -72,13 +72,21 @@ async def deploy_example(ctx: object, token: str) -> None:
             await deployments.create_deployment(ctx, s, caller, spec)
 
 
-def _token(settings: Settings) -> str:
-    data = tomllib.loads(settings.credentials_path.read_text())
-    return str(data["token"])
+def _token(settings: Settings, gateway_port: int) -> str:
+    """The admin token from the credentials file, which is brought up to date with where this
+    run serves, so that the CLI and the SDK on this machine find the server and the gateway."""
+    path = settings.credentials_path
+    token = read_credentials(path)["token"]
+    write_credentials(path, settings.url, token, _gateway_url(gateway_port))
+    return token
+
+
+def _gateway_url(gateway_port: int) -> str:
+    return f"http://127.0.0.1:{gateway_port}"
 
 
 def _banner(settings: Settings, token: str, gateway_port: int) -> str:
-    gateway = f"http://127.0.0.1:{gateway_port}"
+    gateway = _gateway_url(gateway_port)
     return (
         "\nFlotilla is up.\n"
         f"  Console:  {settings.url}/\n"
@@ -116,7 +124,7 @@ async def run_up(settings: Settings, gateway_port: int, deploy: bool) -> None:
     if serving.done():
         await serving  # it failed to start (the port is taken, …): show why
         return
-    token = _token(settings)
+    token = _token(settings, gateway_port)
     command = [sys.executable, "-m", "flotilla.cli.main", "gateway", "--port", str(gateway_port)]
     gateway = await asyncio.to_thread(
         subprocess.Popen,

@@ -7,13 +7,13 @@ The environment is read when a client is made, never at import time.
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from flotilla.credentials import read_credentials
 
 DEFAULT_URL = "http://127.0.0.1:8700"
 DEFAULT_GATEWAY_PORT = 8701
@@ -39,32 +39,6 @@ def home(environ: Mapping[str, str] | None = None) -> Path:
 
 def credentials_path(environ: Mapping[str, str] | None = None) -> Path:
     return home(environ) / "credentials"
-
-
-def read_credentials(path: Path) -> dict[str, str]:
-    """The file's ``url``, ``token`` and ``gateway_url`` (those present); {} without a file."""
-    try:
-        loaded = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read {path}: {error}") from None
-    return {k: str(v) for k, v in loaded.items() if k in ("url", "token", "gateway_url") and v}
-
-
-def write_credentials(path: Path, url: str, token: str, gateway_url: str | None = None) -> None:
-    """TOML readable by its owner only (0600), replaced atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"url = {json.dumps(url)}", f"token = {json.dumps(token)}"]
-    if gateway_url:
-        lines.append(f"gateway_url = {json.dumps(gateway_url)}")
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        # JSON strings are valid TOML basic strings for these values.
-        f.write("\n".join(lines) + "\n")
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
 
 
 def gateway_for(url: str, port: int = DEFAULT_GATEWAY_PORT) -> str:

@@ -7,8 +7,6 @@ returns the secret so the entry point can print it once.
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flotilla.credentials import write_credentials
 from flotilla.domain.specs import NodepoolSpec, TokenSpec
 from flotilla.domain.states import ClusterType, ManagedBy, ObjectKind
 from flotilla.services import events, tokens
@@ -118,18 +117,6 @@ async def _ensure_shared_cluster(ctx: Context, session: AsyncSession, system: Us
                 modified_at=now,
             )
         )
-
-
-def write_credentials(path: Path, url: str, token: str) -> None:
-    """TOML with ``url`` and ``token``, readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        # JSON strings are valid TOML basic strings for these values.
-        f.write(f"url = {json.dumps(url)}\ntoken = {json.dumps(token)}\n")
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
 
 
 async def bootstrap(ctx: Context) -> Bootstrapped:
