@@ -9,6 +9,7 @@ from flotilla.controllers.plan import NewNodePlan
 from flotilla.controllers.snapshot import DeploymentFacts, NodeFacts, PoolRow
 from flotilla.domain.specs import AutoscaleConfig
 from flotilla.domain.states import (
+    SELF_MANAGED_PROVIDERS,
     CapacityType,
     NodeState,
     ObjectKind,
@@ -344,6 +345,8 @@ def lifecycle(ix: Index) -> None:
             since = (node.empty_since or ix.now) if empty else None
             idle.append(IdleNode(node.pk, since.timestamp() if since else None, node.price))
         delay = delays.get(pool.pk, ix.config.node_empty_seconds)
+        if pool.provider in SELF_MANAGED_PROVIDERS:
+            idle = []  # the user's own machines: they stay until the user stops their agent
         for node_pk in plan_removal(plans[pool.pk], idle, delay, ix.now_s):
             _terminate(ix, ix.snapshot.nodes[node_pk], f"empty for {delay:.0f}s")
         planned = sum(1 for n in ix.plan.new_nodes if n.pool_pk == pool.pk)

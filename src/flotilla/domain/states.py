@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+SELF_MANAGED_PROVIDERS = frozenset({"self_managed"})
+"""Providers whose nodes are machines users bring (``flotilla agent --join``): Flotilla never
+launches them, and never removes one for being empty."""
+
 
 class ClusterType(StrEnum):
     SHARED = "shared"

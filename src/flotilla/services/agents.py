@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flotilla.domain.errors import Conflict, InvalidArgument, NodeNotFound, Unauthenticated
 from flotilla.domain.states import (
     NODE_GONE_STATES,
+    SELF_MANAGED_PROVIDERS,
     CapacityType,
     EventType,
     NodeState,
@@ -246,7 +247,6 @@ async def join(
 ) -> tuple[NodeRow, str]:
     """A machine the user already has joins a self-managed nodepool: a node row for it, and the
     node token its agent uses from now on (shown once)."""
-    from flotilla.services.clusters import SELF_MANAGED_PROVIDERS
     from flotilla.services.lookup import nodepool_row, refuse_if_deleting
 
     caller.require(Scope.WRITE)

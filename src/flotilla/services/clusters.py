@@ -21,7 +21,15 @@ from flotilla.domain.errors import (
 )
 from flotilla.domain.resources import ComputeCluster, DeleteAccepted, Page
 from flotilla.domain.specs import IMMUTABLE_FIELDS, ComputeClusterSpec
-from flotilla.domain.states import ClusterType, EventType, ManagedBy, ObjectKind, Scope, TokenStatus
+from flotilla.domain.states import (
+    SELF_MANAGED_PROVIDERS,
+    ClusterType,
+    EventType,
+    ManagedBy,
+    ObjectKind,
+    Scope,
+    TokenStatus,
+)
 from flotilla.domain.status import (
     ClusterFacts,
     TokenFacts,
@@ -49,8 +57,6 @@ from flotilla.store.tables import (
     NodepoolRow,
     TokenRow,
 )
-
-SELF_MANAGED_PROVIDERS = frozenset({"self_managed"})
 
 
 def token_facts(token: TokenRow | None) -> TokenFacts | None:

@@ -18,10 +18,17 @@ from flotilla.domain.errors import (
 )
 from flotilla.domain.resources import DeleteAccepted, Node, NodeCounts, Nodepool, Page
 from flotilla.domain.specs import IMMUTABLE_FIELDS, NodepoolSpec
-from flotilla.domain.states import CapacityType, ClusterType, NodeState, ObjectKind, Scope
+from flotilla.domain.states import (
+    SELF_MANAGED_PROVIDERS,
+    CapacityType,
+    ClusterType,
+    NodeState,
+    ObjectKind,
+    Scope,
+)
 from flotilla.domain.status import NodepoolFacts, cluster_token_problem, nodepool_status
 from flotilla.services import events, running
-from flotilla.services.clusters import SELF_MANAGED_PROVIDERS, deployments_on, token_facts
+from flotilla.services.clusters import deployments_on, token_facts
 from flotilla.services.context import Caller, Context
 from flotilla.services.lookup import (
     add_unique,
