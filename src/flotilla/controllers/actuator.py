@@ -52,6 +52,9 @@ log = logging.getLogger("flotilla.actuator")
 
 NO_CAPACITY = "NO_CAPACITY"
 QUOTA = "QUOTA_EXCEEDED"
+NO_PROVIDER = "PROVIDER_NOT_CONFIGURED"
+LAUNCH_ERRORS = (NO_CAPACITY, QUOTA, NO_PROVIDER)
+"""Why a nodepool cannot get nodes: shown on it until one of its launches succeeds."""
 
 
 @dataclass(frozen=True)
@@ -226,9 +229,7 @@ class Actuator:
     async def _launch(self, job: Job) -> None:
         provider = self.providers.get(job.provider)
         if provider is None:
-            await self._give_up(
-                job, "PROVIDER_NOT_CONFIGURED", f"this server has no '{job.provider}' provider"
-            )
+            await self._give_up(job, NO_PROVIDER, f"this server has no '{job.provider}' provider")
             return
         if job.launch_attempted:
             found = await provider.list_instances({TAG_NODE: job.id})
@@ -357,7 +358,7 @@ class Actuator:
                 sa.update(NodepoolRow)
                 .where(
                     NodepoolRow.pk == job.pool_pk,
-                    NodepoolRow.error_reason.in_([NO_CAPACITY, QUOTA]),
+                    NodepoolRow.error_reason.in_(LAUNCH_ERRORS),
                 )
                 .values(error_reason=None, error_message=None)
             )
@@ -402,11 +403,12 @@ class Actuator:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return
             await self._unplace(s, job.pk, now)
-            await s.execute(
-                sa.update(NodepoolRow)
-                .where(NodepoolRow.pk == job.pool_pk)
-                .values(error_reason=reason, error_message=message)
-            )
+            if reason in LAUNCH_ERRORS:  # a vanished instance says nothing of the nodepool
+                await s.execute(
+                    sa.update(NodepoolRow)
+                    .where(NodepoolRow.pk == job.pool_pk)
+                    .values(error_reason=reason, error_message=message)
+                )
             events.record(
                 s,
                 owner_pk=job.owner_pk,

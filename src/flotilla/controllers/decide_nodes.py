@@ -115,6 +115,14 @@ def _pool_plans(ix: Index) -> dict[int, PoolPlan]:
     plans = {}
     for pool in ix.snapshot.pools.values():
         can_grow = ix.pool_usable(pool) and pool.provider in ix.config.providers
+        if not ix.pool_usable(pool):
+            because = pool.token_problem or "being deleted"
+        elif pool.provider in SELF_MANAGED_PROVIDERS:
+            because = "its machines join with flotilla agent --join; none has room"
+        elif pool.provider not in ix.config.providers:
+            because = f"this server has no '{pool.provider}' provider (FLOTILLA_PROVIDERS)"
+        else:
+            because = "cannot grow"
         plans[pool.pk] = PoolPlan(
             key=pool.pk,
             name=pool.path,
@@ -123,6 +131,7 @@ def _pool_plans(ix: Index) -> dict[int, PoolPlan]:
             live_nodes=len(_live_nodes(ix, pool.pk)),
             options=_pool_options(ix, pool),
             can_grow=can_grow,
+            cannot_grow_because=because,
         )
     return plans
 

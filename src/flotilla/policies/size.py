@@ -46,6 +46,8 @@ class PoolPlan:
     """Nodes that count against max (launching, registering, ready; not cordoned)."""
     options: tuple[InstanceOption, ...]
     can_grow: bool = True
+    cannot_grow_because: str = "cannot grow"
+    """Shown in the deployment's reason when ``can_grow`` is false."""
 
 
 @dataclass
@@ -106,7 +108,8 @@ def plan_growth(unplaced: Sequence[ReplicaRequest], pools: dict[int, PoolPlan]) 
         for pool_key in request.pools:
             pool = pools.get(pool_key)
             if pool is None or not pool.can_grow:
-                why.append(f"{pool.name if pool else pool_key}: cannot grow")
+                because = pool.cannot_grow_because if pool else "cannot grow"
+                why.append(f"{pool.name if pool else pool_key}: {because}")
                 continue
             target = _open_bin(bins.get(pool_key, []), request)
             if target is None:
