@@ -112,3 +112,38 @@ def test_a_model_whose_load_raises_shows_why_and_others_are_unaffected(
 
     assert wait_for(failing, timeout=120).startswith("REPLICA_FAILING")
     assert predict(ready_endpoint(server), "fine") == "fine"
+
+
+def test_requirements_that_cannot_install_show_why_and_the_replica_is_retried_not_replaced(
+    server: Server, tmp_path: Path
+) -> None:
+    folder = tmp_path / "unbuildable"
+    folder.mkdir()
+    (folder / "model.yaml").write_text(
+        "id: unbuildable\nentrypoint: model.py:Echo\nresources: {cpu: 250m, memory: 64Mi}\n"
+    )
+    (folder / "model.py").write_text(
+        "from flotilla.runtime import Model\n\n"
+        "class Echo(Model):\n"
+        "    def predict(self, inputs):\n"
+        "        return inputs\n"
+    )
+    # pip refuses this line before it looks anything up: no network is involved.
+    (folder / "requirements.txt").write_text("this is not a requirement!!\n")
+    server.upload("unbuildable", folder)
+    server.post(
+        "/v1/deployments",
+        {"id": "unbuildable", "model": "unbuildable", "autoscale_config": {"min_replicas": 1}},
+    )
+
+    def failing() -> str | None:
+        reason = server.get("/v1/deployments/unbuildable").get("status_reason") or ""
+        return reason if "could not be prepared" in reason else None
+
+    reason = wait_for(failing, timeout=120)
+    assert reason.startswith("REPLICA_FAILING"), reason
+    assert "requirement" in reason.lower(), reason
+    wait_for(lambda: len(server.events("REPLICA_NOT_PREPARED")) >= 2, timeout=60)
+    replicas = server.replicas("unbuildable")
+    assert len(replicas) == 1, replicas  # the same replica is retried, none piles up
+    assert replicas[0]["state"] == "starting"

@@ -90,15 +90,11 @@ class ReplicaProcess:
         self.task = asyncio.create_task(self._supervise(), name=f"replica {self.spec.replica_id}")
 
     async def _supervise(self) -> None:
-        try:
-            package, python = await self.prepare(self.spec)
-        except Exception as error:
-            self.report(
-                Report(
-                    self.spec.replica_id, ReplicaState.FAILED, reason=f"could not prepare: {error}"
-                )
-            )
+        prepared = await self._prepare()
+        if prepared is None:
+            self.report(Report(self.spec.replica_id, ReplicaState.STOPPED, reason="stopped"))
             return
+        package, python = prepared
         while not self.stopping:
             exit_code = await self._run_once(package, python)
             if self.stopping:
@@ -123,6 +119,30 @@ class ReplicaProcess:
                 self.spec.replica_id, ReplicaState.STOPPED, reason="stopped", restarts=self.restarts
             )
         )
+
+    async def _prepare(self) -> tuple[Path, str] | None:
+        """The package and interpreter to run, retried with back-off while fetching or building
+        fails (a bad requirements file, the server unreachable): the replica stays the same, as
+        a Kubernetes pod in image-pull back-off does, and each failure is reported with its
+        message. None once told to stop."""
+        while not self.stopping:
+            try:
+                return await self.prepare(self.spec)
+            except Exception as error:
+                self.restarts += 1
+                delay = min(2 ** (self.restarts - 1), MAX_BACKOFF)
+                message = str(error) or type(error).__name__
+                self.report(
+                    Report(
+                        self.spec.replica_id,
+                        ReplicaState.STARTING,
+                        reason=f"could not prepare: {message[:500]}; retrying in {delay:.0f}s",
+                        log_tail=message[-4000:],
+                        restarts=self.restarts,
+                    )
+                )
+                await self._sleep(delay)
+        return None
 
     async def _sleep(self, seconds: float) -> None:
         """Back off, unless told to stop meanwhile."""

@@ -125,6 +125,8 @@ async def apply_reports(
         report = by_id[row.id]
         if report.exit_code is not None:
             _record_crash(session, row, deployment, report, now)
+        elif report.state == ReplicaState.STARTING and report.restarts > row.restarts:
+            _record_not_started(session, row, deployment, report, now)
         if ReplicaState(row.state) not in _TRANSITIONS.get(report.state, set()):
             continue
         row.state = report.state.value
@@ -170,6 +172,33 @@ def _record_crash(
         reason="REPLICA_CRASHED",
         message=f"replica {row.id} exited with code {report.exit_code} (restart {report.restarts}); "
         f"last lines:\n{tail[-2000:]}",
+        time=now,
+        type=EventType.WARNING,
+    )
+
+
+def _record_not_started(
+    session: AsyncSession,
+    row: ReplicaRow,
+    deployment: DeploymentRow,
+    report: ReplicaReport,
+    now: datetime,
+) -> None:
+    """The agent could not fetch the package or build its environment; it retries with back-off."""
+    row.restarts = report.restarts
+    problem = (report.log_tail or report.reason or "").strip()
+    last_line = problem.splitlines()[-1] if problem else "unknown error"
+    deployment.status_reason = (
+        f"{REPLICA_FAILING}: replica {row.id} could not be prepared: {last_line[:300]}"
+    )
+    events.record(
+        session,
+        owner_pk=deployment.owner_pk,
+        kind=ObjectKind.DEPLOYMENT,
+        object_id=deployment.id,
+        reason="REPLICA_NOT_PREPARED",
+        message=f"replica {row.id} could not be prepared (attempt {report.restarts}): "
+        f"{problem[-2000:]}",
         time=now,
         type=EventType.WARNING,
     )
