@@ -148,7 +148,9 @@ def up(
 
 
 def gateway(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8701,
+    port: Annotated[
+        int, typer.Option(envvar="FLOTILLA_GATEWAY_PORT", help="Port to listen on.")
+    ] = 8701,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     server: Annotated[
         str | None,
