@@ -75,6 +75,14 @@ class Settings(BaseSettings):
         600.0, ge=0, description="How long a 'no capacity' answer keeps a capacity type avoided."
     )
     orphan_sweep_seconds: float = Field(60.0, gt=0, description="How often providers are swept.")
+    history_retention_seconds: float = Field(
+        7 * 86_400.0,
+        gt=0,
+        description="Stopped replicas and terminated nodes are forgotten after this long.",
+    )
+    event_retention_seconds: float = Field(
+        30 * 86_400.0, gt=0, description="Events are forgotten after this long."
+    )
     agent_heartbeat_seconds: float = Field(5.0, gt=0, description="How often agents report in.")
     stop_nodes_on_exit: bool = Field(
         False,

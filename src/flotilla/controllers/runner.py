@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from flotilla.controllers.actuator import Actuator
 from flotilla.controllers.reconciler import Reconciler
 from flotilla.providers.registry import ProviderRegistry
-from flotilla.services import traffic
+from flotilla.services import history, traffic
 from flotilla.services.context import Context
 
 log = logging.getLogger("flotilla.controllers")
@@ -86,6 +86,8 @@ class ControllerRunner:
         await self.actuator.sweep_orphans()
         async with self.ctx.db.write() as s:
             await traffic.prune(s, self.ctx.now())
+            pruned = await history.prune(s, self.ctx.settings, self.ctx.now())
+        history.forget_logs(self.ctx.settings, pruned.replicas)
 
     async def _loop(
         self, name: str, round_: Callable[[], Awaitable[None]], interval: float

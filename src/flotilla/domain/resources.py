@@ -182,7 +182,10 @@ class Deployment(DeploymentSpec, Timestamps):
         None, description="The version replicas run (what 'latest' points at now)."
     )
     status_reason: str | None = None
-    replicas: dict[str, int] = Field(default_factory=dict, description="Replica counts by state.")
+    replicas: dict[str, int] = Field(
+        default_factory=dict,
+        description="Counts of the replicas that have not ended (stopped or failed), by state.",
+    )
 
 
 class Replica(Resource):

@@ -19,6 +19,7 @@ from flotilla.domain.specs import (
     Resources,
 )
 from flotilla.domain.states import (
+    REPLICA_ENDED_STATES,
     ClusterType,
     DeploymentStatus,
     ObjectKind,
@@ -145,7 +146,10 @@ async def _views(
     counts: dict[int, dict[str, int]] = {pk: {} for pk in pks}
     states = await session.execute(
         sa.select(ReplicaRow.deployment_pk, ReplicaRow.state, sa.func.count())
-        .where(ReplicaRow.deployment_pk.in_(pks))
+        .where(
+            ReplicaRow.deployment_pk.in_(pks),
+            ReplicaRow.state.not_in([st.value for st in REPLICA_ENDED_STATES]),
+        )
         .group_by(ReplicaRow.deployment_pk, ReplicaRow.state)
     )
     for deployment_pk, state, count in states.all():

@@ -25,7 +25,8 @@ class LogLine:
     text: str
 
 
-def _path(settings: Settings, replica_id: str) -> Path:
+def log_file(settings: Settings, replica_id: str) -> Path:
+    """Where a replica's lines are kept."""
     if not SAFE.match(replica_id):
         raise ValueError(f"not a replica id: {replica_id!r}")
     return settings.logs_dir / "replicas" / f"{replica_id}.log"
@@ -36,7 +37,7 @@ def append(settings: Settings, lines: list[LogLine]) -> None:
     for line in lines:
         by_replica.setdefault(line.replica_id, []).append(line)
     for replica_id, batch in by_replica.items():
-        path = _path(settings, replica_id)
+        path = log_file(settings, replica_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as f:
             for line in batch:
@@ -54,7 +55,7 @@ def read(
     """Lines of these replicas after ``since``, oldest first, at most ``limit`` (the newest)."""
     found: list[LogLine] = []
     for replica_id in replica_ids:
-        path = _path(settings, replica_id)
+        path = log_file(settings, replica_id)
         if not path.exists():
             continue
         for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
