@@ -63,3 +63,30 @@ async def test_only_one_server_leads_the_reconcile_pass(tmp_path: Path, pg_datab
     finally:
         await other.db.dispose()
         await world.ctx.db.dispose()
+
+
+async def test_a_server_without_a_clusters_provider_leaves_its_nodes_to_one_that_has_it(
+    tmp_path: Path, pg_database: str
+) -> None:
+    _truncate(pg_database)
+    clock = ManualClock()
+    settings = sim_settings(tmp_path / "home", pg_database)
+    world = await make_world(settings, clock, owner="server-a")
+    other = Context(db=Database(pg_database), settings=settings, clock=clock)
+    without_sim = Actuator(other, ProviderRegistry(), "server-b", installation="sim-installation")
+    try:
+        await world.deploy("echo", autoscale_config={"min_replicas": 2, "max_replicas": 2})
+        await world.stack.reconciler.run_once()  # nodes to launch are written
+        assert await without_sim.run_once() == 0  # claims none of them: it has no sim provider
+        assert world.cloud.launch_calls == 0
+        for _ in range(60):
+            clock.advance(1)
+            await world.stack.agents.step()
+            await world.stack.reconciler.run_once()
+            await asyncio.gather(world.stack.actuator.run_once(), without_sim.run_once())
+        assert len(await world.replicas(state="ready")) == 2
+        failed = [n for n in await world.nodes() if (n.state_reason or "").startswith("PROVIDER")]
+        assert failed == []
+    finally:
+        await other.db.dispose()
+        await world.ctx.db.dispose()

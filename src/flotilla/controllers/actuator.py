@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flotilla.controllers.usage import record_node_usage
 from flotilla.domain.states import (
     NODE_GONE_STATES,
+    SELF_MANAGED_PROVIDERS,
     CapacityType,
     EventType,
     NodeState,
@@ -118,12 +119,22 @@ class Actuator:
         sa.and_(NodeRow.state == NodeState.LOST.value, NodeRow.terminated_at.is_(None)),
     )
 
+    def _mine(self) -> sa.ColumnElement[bool]:
+        """Nodes this server can act on: those of its providers (and machines users brought).
+        A server replica without a cluster's provider leaves its nodes to one that has it."""
+        providers = [*self.providers.names(), *SELF_MANAGED_PROVIDERS]
+        return NodeRow.nodepool_pk.in_(
+            sa.select(NodepoolRow.pk)
+            .join(ClusterRow, ClusterRow.pk == NodepoolRow.cluster_pk)
+            .where(ClusterRow.cloud_provider.in_(providers))
+        )
+
     async def run_once(self) -> int:
         """One round: launches, terminations, provider events. Returns how many nodes changed."""
         done = 0
         if await self._has_work():
-            done += await self._run(self.LAUNCH, self._launch)
-            done += await self._run(self.TERMINATE, self._terminate)
+            done += await self._run(sa.and_(self.LAUNCH, self._mine()), self._launch)
+            done += await self._run(sa.and_(self.TERMINATE, self._mine()), self._terminate)
         done += await self.handle_events()
         return done
 
@@ -131,7 +142,9 @@ class Actuator:
         """A cheap read first: most rounds find nothing to claim."""
         async with self.ctx.db.read() as s:
             found = await s.scalar(
-                sa.select(NodeRow.pk).where(sa.or_(self.LAUNCH, self.TERMINATE)).limit(1)
+                sa.select(NodeRow.pk)
+                .where(sa.or_(self.LAUNCH, self.TERMINATE), self._mine())
+                .limit(1)
             )
         return found is not None
 

@@ -12,6 +12,8 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 
+from flotilla.store.db import after_commit
+
 log = logging.getLogger("flotilla.hints")
 
 CHANNEL = "flotilla"
@@ -34,6 +36,11 @@ class Hints:
         self._events[topic].discard(event)
 
     def notify(self, *topics: str) -> None:
+        """Wake the waiters of ``topics`` — after the current write transaction commits, if one
+        is open, so that they read what it wrote."""
+        after_commit(lambda: self._notify_now(topics))
+
+    def _notify_now(self, topics: tuple[str, ...]) -> None:
         for topic in topics:
             self.notify_here(topic)
             if self.forward is not None:

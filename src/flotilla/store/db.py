@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,23 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
+
+_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "flotilla_after_commit", default=None
+)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the write transaction this code runs in has committed (never, if it
+    rolls back); at once outside a write transaction. Wake-ups of other tasks go through here, so
+    that what they wake up to read is already there."""
+    pending = _after_commit.get()
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
+
+
 READ_ONLY = "flotilla_read_only"
 """Marks the engine whose statements each stand alone (no BEGIN)."""
 
@@ -94,12 +112,19 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction that commits when the block ends and rolls back if it raises."""
-        if self.is_sqlite:
-            async with self._write_lock, self._sessions() as session, session.begin():
-                yield session
-        else:
-            async with self._sessions() as session, session.begin():
-                yield session
+        callbacks: list[Callable[[], None]] = []
+        outer = _after_commit.set(callbacks)
+        try:
+            if self.is_sqlite:
+                async with self._write_lock, self._sessions() as session, session.begin():
+                    yield session
+            else:
+                async with self._sessions() as session, session.begin():
+                    yield session
+        finally:
+            _after_commit.reset(outer)
+        for callback in callbacks:  # committed: only reached when the block did not raise
+            callback()
 
     async def read_in_thread(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` with a read session in a worker thread; nothing is committed."""
