@@ -174,4 +174,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         if not connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
+            # On the driver's cursor: a transaction starts with every write, and the full
+            # statement machinery (exec_driver_sql) cost more than the BEGIN itself.
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute("BEGIN")
+            finally:
+                cursor.close()
