@@ -466,6 +466,7 @@ async def speed_run(plan: Plan) -> dict[str, Any]:
         try:
             await sim.start()
             ready = time.perf_counter()
+            cpu_started = time.process_time()
             sim.plane.offer = _timed(parts, "data plane", sim.plane.offer)  # type: ignore[method-assign]
             sim.plane.sample = _timed(parts, "data plane", sim.plane.sample)  # type: ignore[method-assign]
             stack = sim.stack
@@ -478,6 +479,7 @@ async def speed_run(plan: Plan) -> dict[str, Any]:
             while sim.t < trace.duration:
                 await sim.step()
             wall = time.perf_counter() - ready
+            cpu = time.process_time() - cpu_started
             outcomes = sim.outcomes()
             passes = stack.passes
         finally:
@@ -503,6 +505,8 @@ async def speed_run(plan: Plan) -> dict[str, Any]:
         "steps": steps,
         "setup_seconds": round(ready - started, 2),
         "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(cpu, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "ms_per_step": round(1000 * wall / max(steps, 1), 2),
         "ms_per_step_by_part": {
             k.replace("reconciler", "reconciler (lease, thread hops)")
@@ -531,7 +535,8 @@ def print_speed(result: dict[str, Any], console: Console) -> None:
     met = result["wall_seconds"] <= result["budget_seconds"]
     console.print(
         f"{result['steps']:,} steps in {result['wall_seconds']:.1f} s "
-        f"(+{result['setup_seconds']:.1f} s setup); budget ≤ {result['budget_seconds']:.0f} s: "
+        f"(CPU {result['cpu_seconds']:.1f} s, load {result['load_average'][0]:.1f}; "
+        f"+{result['setup_seconds']:.1f} s setup); budget ≤ {result['budget_seconds']:.0f} s: "
         + ("[green]met[/]" if met else "[red]MISSED[/]"),
         highlight=False,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +31,29 @@ from flotilla.store.tables import (
 
 _GONE = [s.value for s in NODE_GONE_STATES]
 _ENDED = [s.value for s in REPLICA_ENDED_STATES]
+
+
+class _Times:
+    """Stored timestamps to aware UTC datetimes, each distinct value parsed once: the tens of
+    thousands of rows a pass reads share few distinct times (a pass stamps all it creates with
+    one ``now``). Columns are read as stored (``_raw``): text on SQLite, datetimes elsewhere."""
+
+    def __init__(self) -> None:
+        self.seen: dict[Any, datetime | None] = {None: None}
+
+    def __call__(self, raw: Any) -> datetime | None:
+        try:
+            return self.seen[raw]
+        except KeyError:
+            value = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            self.seen[raw] = value
+            return value
+
+
+def _raw(column: Any) -> Any:
+    """A timestamp column without its per-row type conversion (``_Times`` converts)."""
+    return sa.type_coerce(column, sa.String()).label(column.name)
 
 
 @dataclass(slots=True)
@@ -138,35 +161,39 @@ class Snapshot:
     """Resources of every model version of the deployed models, by version pk."""
 
 
+_NP, _CL, _TK = NodepoolRow.__table__.c, ClusterRow.__table__.c, TokenRow.__table__.c
+_POOLS = (
+    sa.select(
+        _NP.pk,
+        _NP.id,
+        _NP.instance_types,
+        _NP.min_instances,
+        _NP.max_instances,
+        _NP.capacity_types,
+        _NP.error_reason,
+        _NP.deleting_at,
+        _CL.pk,
+        _CL.id,
+        _CL.owner_pk,
+        _CL.cloud_provider,
+        _CL.region,
+        _CL.cluster_type,
+        _CL.deleting_at,
+        _TK.pk,
+        _TK.revoked_at,
+        _TK.expires_at,
+    )
+    .join_from(NodepoolRow.__table__, ClusterRow.__table__, _CL.pk == _NP.cluster_pk)
+    .outerjoin(TokenRow.__table__, _TK.pk == _CL.token_pk)
+)
+_CLUSTERS_DELETING = sa.select(_CL.pk, _CL.id, _CL.owner_pk).where(_CL.deleting_at.is_not(None))
+
+
 def _pools(
     session: Session, now: datetime
 ) -> tuple[dict[int, PoolRow], dict[int, tuple[str, int]]]:
-    result = session.execute(
-        sa.select(
-            NodepoolRow.pk,
-            NodepoolRow.id,
-            NodepoolRow.instance_types,
-            NodepoolRow.min_instances,
-            NodepoolRow.max_instances,
-            NodepoolRow.capacity_types,
-            NodepoolRow.error_reason,
-            NodepoolRow.deleting_at,
-            ClusterRow.pk,
-            ClusterRow.id,
-            ClusterRow.owner_pk,
-            ClusterRow.cloud_provider,
-            ClusterRow.region,
-            ClusterRow.cluster_type,
-            ClusterRow.deleting_at,
-            TokenRow.pk,
-            TokenRow.revoked_at,
-            TokenRow.expires_at,
-        )
-        .join(ClusterRow, ClusterRow.pk == NodepoolRow.cluster_pk)
-        .outerjoin(TokenRow, TokenRow.pk == ClusterRow.token_pk)
-    )
     pools = {}
-    for row in result.all():
+    for row in session.execute(_POOLS).all():
         (
             pk,
             pid,
@@ -204,37 +231,34 @@ def _pools(
             deleting=np_del is not None or c_del is not None,
             token_problem=cluster_token_problem(ClusterType(ctype), token, now),
         )
-    deleting = session.execute(
-        sa.select(ClusterRow.pk, ClusterRow.id, ClusterRow.owner_pk).where(
-            ClusterRow.deleting_at.is_not(None)
-        )
-    )
+    deleting = session.execute(_CLUSTERS_DELETING)
     return pools, {pk: (cid, owner) for pk, cid, owner in deleting.all()}
 
 
-def _nodes(session: Session) -> dict[int, NodeFacts]:
-    n = NodeRow
-    result = session.execute(
-        sa.select(
-            n.pk,
-            n.id,
-            n.nodepool_pk,
-            n.instance_type,
-            n.capacity_type,
-            n.state,
-            n.provider_instance_id,
-            n.price_per_hour,
-            n.cordoned,
-            n.created_at,
-            n.launched_at,
-            n.ready_at,
-            n.last_heartbeat_at,
-            n.interruption_deadline_at,
-            n.empty_since,
-            n.replaces_pk,
-            n.capacity,
-        ).where(n.state.not_in(_GONE))
-    )
+_N = NodeRow.__table__.c
+_NODES = sa.select(
+    _N.pk,
+    _N.id,
+    _N.nodepool_pk,
+    _N.instance_type,
+    _N.capacity_type,
+    _N.state,
+    _N.provider_instance_id,
+    _N.price_per_hour,
+    _N.cordoned,
+    _raw(_N.created_at),
+    _raw(_N.launched_at),
+    _raw(_N.ready_at),
+    _raw(_N.last_heartbeat_at),
+    _raw(_N.interruption_deadline_at),
+    _raw(_N.empty_since),
+    _N.replaces_pk,
+    _N.capacity,
+).where(_N.state.not_in(_GONE))
+
+
+def _nodes(session: Session, times: _Times) -> dict[int, NodeFacts]:
+    capacity_type = {c.value: c for c in CapacityType}
     nodes = {}
     for (
         pk,
@@ -247,72 +271,93 @@ def _nodes(session: Session) -> dict[int, NodeFacts]:
         price,
         cordoned,
         created,
-        *times,
+        launched,
+        ready,
+        heartbeat,
+        deadline,
+        empty,
         replaces,
         cap,
-    ) in result.all():
-        launched, ready, heartbeat, deadline, empty = times
+    ) in session.execute(_NODES).all():
         nodes[pk] = NodeFacts(
             pk,
             nid,
             pool,
             itype,
-            CapacityType(ctype),
+            capacity_type[ctype],
             state,
             iid,
             price,
             cordoned,
-            created,
-            launched,
-            ready,
-            heartbeat,
-            deadline,
-            empty,
+            times(created),  # type: ignore[arg-type]
+            times(launched),
+            times(ready),
+            times(heartbeat),
+            times(deadline),
+            times(empty),
             replaces,
             cap,
         )
     return nodes
 
 
-def _replicas(session: Session) -> dict[int, ReplicaFacts]:
-    r = ReplicaRow
-    result = session.execute(
-        sa.select(
-            r.pk,
-            r.id,
-            r.deployment_pk,
-            r.model_version_pk,
-            r.nodepool_pk,
-            r.node_pk,
-            r.state,
-            r.replaces_pk,
-            r.created_at,
-        ).where(r.state.not_in(_ENDED))
-    )
-    return {row[0]: ReplicaFacts(*row) for row in result.all()}
+_R = ReplicaRow.__table__.c
+_REPLICAS = sa.select(
+    _R.pk,
+    _R.id,
+    _R.deployment_pk,
+    _R.model_version_pk,
+    _R.nodepool_pk,
+    _R.node_pk,
+    _R.state,
+    _R.replaces_pk,
+    _raw(_R.created_at),
+).where(_R.state.not_in(_ENDED))
+
+
+def _replicas(session: Session, times: _Times) -> dict[int, ReplicaFacts]:
+    return {
+        pk: ReplicaFacts(pk, rid, dep, version, pool, node, state, replaces, times(created))  # type: ignore[arg-type]
+        for pk, rid, dep, version, pool, node, state, replaces, created in session.execute(
+            _REPLICAS
+        ).all()
+    }
+
+
+_D = DeploymentRow.__table__.c
+_DEPLOYMENTS = sa.select(
+    _D.pk,
+    _D.id,
+    _D.owner_pk,
+    _D.enabled,
+    _D.deleting_at,
+    _D.model_pk,
+    _D.model_version,
+    _D.scheduling_choice,
+    _D.autoscale_config,
+    _D.desired_replicas,
+    _D.scaler_state,
+    _D.status_reason,
+    _D.last_request_at,
+)
+_DN = DeploymentNodepoolRow.__table__.c
+_LINKS = sa.select(_DN.deployment_pk, _DN.nodepool_pk, _DN.priority, _DN.position)
+_MV = ModelVersionRow.__table__.c
+_VERSIONS = (
+    sa.select(_MV.pk, _MV.id, _MV.model_pk, _MV.resources)
+    .where(_MV.model_pk.in_(sa.bindparam("model_pks", expanding=True)))
+    .order_by(_MV.pk)
+)
+_CS = CapacityShortageRow.__table__.c
+_SHORTAGES = sa.select(
+    _CS.provider, _CS.region, _CS.instance_type, _CS.capacity_type, _CS.until
+).where(_CS.until > sa.bindparam("now", type_=_CS.until.type))
 
 
 def _deployments(
     session: Session,
 ) -> tuple[dict[int, DeploymentFacts], dict[int, dict[str, Any]]]:
-    d = DeploymentRow
-    result = session.execute(
-        sa.select(
-            d.pk,
-            d.id,
-            d.owner_pk,
-            d.enabled,
-            d.deleting_at,
-            d.model_pk,
-            d.model_version,
-            d.scheduling_choice,
-            d.autoscale_config,
-            d.desired_replicas,
-            d.scaler_state,
-            d.status_reason,
-            d.last_request_at,
-        )
-    )
+    result = session.execute(_DEPLOYMENTS)
     deployments = {}
     for row in result.all():
         deployments[row[0]] = DeploymentFacts(
@@ -330,30 +375,14 @@ def _deployments(
             status_reason=row[11],
             last_request_at=row[12],
         )
-    links = session.execute(
-        sa.select(
-            DeploymentNodepoolRow.deployment_pk,
-            DeploymentNodepoolRow.nodepool_pk,
-            DeploymentNodepoolRow.priority,
-            DeploymentNodepoolRow.position,
-        )
-    )
+    links = session.execute(_LINKS)
     for deployment_pk, pool_pk, priority, position in links.all():
         if deployment_pk in deployments:
             deployments[deployment_pk].pools.append((pool_pk, priority, position))
     model_pks = {dep.model_pk for dep in deployments.values()}
     resources: dict[int, dict[str, Any]] = {}
     if model_pks:
-        versions = session.execute(
-            sa.select(
-                ModelVersionRow.pk,
-                ModelVersionRow.id,
-                ModelVersionRow.model_pk,
-                ModelVersionRow.resources,
-            )
-            .where(ModelVersionRow.model_pk.in_(model_pks))
-            .order_by(ModelVersionRow.pk)
-        )
+        versions = session.execute(_VERSIONS, {"model_pks": sorted(model_pks)})
         by_model: dict[int, dict[str, VersionFacts]] = {}
         for pk, vid, model_pk, needs in versions.all():
             facts = VersionFacts(pk, vid, needs)
@@ -393,23 +422,16 @@ def _traffic(
 
 
 def load(session: Session, now: datetime, burst_seconds: float) -> Snapshot:
+    times = _Times()
     pools, clusters_deleting = _pools(session, now)
     deployments, versions = _deployments(session)
-    shortages_rows = session.execute(
-        sa.select(
-            CapacityShortageRow.provider,
-            CapacityShortageRow.region,
-            CapacityShortageRow.instance_type,
-            CapacityShortageRow.capacity_type,
-            CapacityShortageRow.until,
-        ).where(CapacityShortageRow.until > now)
-    )
+    shortages_rows = session.execute(_SHORTAGES, {"now": now})
     return Snapshot(
         now=now,
         deployments=deployments,
         pools=pools,
-        nodes=_nodes(session),
-        replicas=_replicas(session),
+        nodes=_nodes(session, times),
+        replicas=_replicas(session, times),
         shortages={(p, r, t, CapacityType(c)): until for p, r, t, c, until in shortages_rows.all()},
         traffic=_traffic(session, now, deployments, burst_seconds),
         clusters_deleting=clusters_deleting,

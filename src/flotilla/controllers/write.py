@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -128,18 +128,58 @@ def _update_replicas(
         )
 
 
+_NODES = cast(sa.Table, NodeRow.__table__)
+_DEPLOYMENTS = cast(sa.Table, DeploymentRow.__table__)
+
+
+def _by_columns(updates: dict[int, dict[str, Any]]) -> dict[tuple[str, ...], list[int]]:
+    """Rows grouped by the columns their update sets: one batched statement per group."""
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for pk, values in updates.items():
+        groups[tuple(sorted(values))].append(pk)
+    return groups
+
+
+def _update_nodes(session: Session, plan: Plan, snapshot: Snapshot, now: datetime) -> None:
+    """Each node's update holds only if its state is still the one the plan was decided from."""
+    c = _NODES.c
+    for columns, pks in _by_columns(plan.node_updates).items():
+        statement = (
+            sa.update(_NODES)
+            .where(c.pk == sa.bindparam("b_pk"), c.state == sa.bindparam("b_state"))
+            .values({name: sa.bindparam(name) for name in (*columns, "modified_at")})
+        )
+        session.execute(
+            statement,
+            [
+                {
+                    **plan.node_updates[pk],
+                    "modified_at": now,
+                    "b_pk": pk,
+                    "b_state": snapshot.nodes[pk].state,
+                }
+                for pk in pks
+            ],
+        )
+
+
+def _update_deployments(session: Session, plan: Plan) -> None:
+    c = _DEPLOYMENTS.c
+    for columns, pks in _by_columns(plan.deployment_updates).items():
+        statement = (
+            sa.update(_DEPLOYMENTS)
+            .where(c.pk == sa.bindparam("b_pk"))
+            .values({name: sa.bindparam(name) for name in columns})
+        )
+        session.execute(statement, [{**plan.deployment_updates[pk], "b_pk": pk} for pk in pks])
+
+
 def write_plan(session: Session, plan: Plan, snapshot: Snapshot, now: datetime) -> None:
     nodes = _insert_nodes(session, plan, snapshot, now)
     _insert_replicas(session, plan, snapshot, nodes, now)
     _update_replicas(session, plan, snapshot, nodes, now)
-    for pk, values in plan.node_updates.items():
-        session.execute(
-            sa.update(NodeRow)
-            .where(NodeRow.pk == pk, NodeRow.state == snapshot.nodes[pk].state)
-            .values(**values, modified_at=now)
-        )
-    for pk, values in plan.deployment_updates.items():
-        session.execute(sa.update(DeploymentRow).where(DeploymentRow.pk == pk).values(**values))
+    _update_nodes(session, plan, snapshot, now)
+    _update_deployments(session, plan)
     if plan.delete_deployments:
         session.execute(
             sa.delete(DeploymentRow).where(DeploymentRow.pk.in_(plan.delete_deployments))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,11 +38,28 @@ class Sample:
     errors: int = 0
 
 
+_SAMPLES = cast(sa.Table, TrafficSampleRow.__table__)
+_DEPLOYMENTS = cast(sa.Table, DeploymentRow.__table__)
+_LAST_REQUEST = (
+    sa.update(_DEPLOYMENTS)
+    .where(
+        _DEPLOYMENTS.c.pk == sa.bindparam("deployment_pk"),
+        sa.or_(
+            _DEPLOYMENTS.c.last_request_at.is_(None),
+            _DEPLOYMENTS.c.last_request_at < sa.bindparam("at"),
+        ),
+    )
+    .values(last_request_at=sa.bindparam("at"))
+)
+
+
 async def record(session: AsyncSession, gateway: str, samples: list[Sample]) -> None:
+    """Store a report: the samples in one insert, each deployment's newest request in one
+    batched update (a report covers every deployment a gateway serves, every interval)."""
     if not samples:
         return
     await session.execute(
-        sa.insert(TrafficSampleRow),
+        sa.insert(_SAMPLES),
         [
             {
                 "deployment_pk": s.deployment_pk,
@@ -66,14 +83,9 @@ async def record(session: AsyncSession, gateway: str, samples: list[Sample]) -> 
             s.deployment_pk not in latest or s.last_request_at > latest[s.deployment_pk]
         ):
             latest[s.deployment_pk] = s.last_request_at
-    for deployment_pk, at in latest.items():
+    if latest:
         await session.execute(
-            sa.update(DeploymentRow)
-            .where(
-                DeploymentRow.pk == deployment_pk,
-                sa.or_(DeploymentRow.last_request_at.is_(None), DeploymentRow.last_request_at < at),
-            )
-            .values(last_request_at=at)
+            _LAST_REQUEST, [{"deployment_pk": pk, "at": at} for pk, at in latest.items()]
         )
 
 
@@ -94,18 +106,41 @@ class Window:
     covered_seconds: float
 
 
-def _clip(column: Any, bound: float, upper: bool) -> Any:
+def _clip(column: Any, bound: Any, upper: bool) -> Any:
     """min(column, bound) (``upper``) or max(column, bound), portable across databases."""
     return sa.case((column < bound, column if upper else bound), else_=bound if upper else column)
+
+
+_T = _SAMPLES.c
+_NEWEST = sa.select(sa.func.max(_T.end_s))
 
 
 def window_end(session: Session, now: datetime, max_lag: float) -> float | None:
     """Where windows end: at the newest report, since the last moments are yet to be reported —
     but never more than ``max_lag`` before now, so that when reports stop, silence counts."""
-    newest = session.scalar(sa.select(sa.func.max(TrafficSampleRow.end_s)))
+    newest = session.scalar(_NEWEST)
     if newest is None:
         return None
     return min(max(float(newest), now.timestamp() - max_lag), now.timestamp())
+
+
+def _window_query() -> Any:
+    lo = sa.bindparam("lo", type_=sa.Float())
+    end = sa.bindparam("end", type_=sa.Float())
+    start = _clip(_T.start_s, lo, upper=False)
+    stop = _clip(_T.end_s, end, upper=True)
+    return (
+        sa.select(_T.deployment_pk, sa.func.sum(_T.in_flight * (stop - start)), sa.func.min(start))
+        .where(
+            _T.end_s > lo,
+            _T.start_s < end,
+            _T.deployment_pk.in_(sa.bindparam("pks", expanding=True)),
+        )
+        .group_by(_T.deployment_pk)
+    )
+
+
+_WINDOW = _window_query()
 
 
 def windows(
@@ -114,20 +149,22 @@ def windows(
     """Time-weighted in-flight averages over [end - seconds, end) for these deployments."""
     if not deployment_pks:
         return {}
-    t = TrafficSampleRow
-    lo = end - seconds
-    start = _clip(t.start_s, lo, upper=False)
-    stop = _clip(t.end_s, end, upper=True)
-    result = session.execute(
-        sa.select(t.deployment_pk, sa.func.sum(t.in_flight * (stop - start)), sa.func.min(start))
-        .where(t.end_s > lo, t.start_s < end, t.deployment_pk.in_(deployment_pks))
-        .group_by(t.deployment_pk)
-    )
+    result = session.execute(_WINDOW, {"lo": end - seconds, "end": end, "pks": deployment_pks})
     found = {}
     for pk, integral, first in result.all():
         covered = max(end - float(first), 1e-9)
         found[pk] = Window(average=float(integral or 0.0) / covered, covered_seconds=covered)
     return found
+
+
+_HELD = (
+    sa.select(_T.deployment_pk, _T.gateway, _T.held)
+    .where(
+        _T.end_s > sa.bindparam("since", type_=sa.Float()),
+        _T.deployment_pk.in_(sa.bindparam("pks", expanding=True)),
+    )
+    .order_by(_T.end_s)
+)
 
 
 def held_now(
@@ -136,12 +173,7 @@ def held_now(
     """Requests held at the newest report of each gateway (reports within ``interval`` of the end)."""
     if not deployment_pks:
         return {}
-    t = TrafficSampleRow
-    result = session.execute(
-        sa.select(t.deployment_pk, t.gateway, t.held)
-        .where(t.end_s > end - interval, t.deployment_pk.in_(deployment_pks))
-        .order_by(t.end_s)
-    )
+    result = session.execute(_HELD, {"since": end - interval, "pks": deployment_pks})
     newest: dict[tuple[int, str], int] = {}
     for pk, gateway, held in result.all():
         newest[(pk, gateway)] = held

@@ -196,7 +196,7 @@ class Simulation:
             folder / "home", url.replace("sqlite://", "sqlite+aiosqlite://"), setup
         )
         self.ctx = Context(
-            db=Database(settings.sqlalchemy_url), settings=settings, clock=self.clock
+            db=Database(settings.sqlalchemy_url, inline=True), settings=settings, clock=self.clock
         )
         self.cloud = SimCloud(
             self.clock,

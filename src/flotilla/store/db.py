@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from flotilla.store.inline import inline_creator
+
 T = TypeVar("T")
 
 _after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
@@ -53,8 +55,14 @@ READ_ONLY = "flotilla_read_only"
 class Database:
     """Owns the engines; hands out sessions. Created by the entry point and passed in."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 10, inline: bool = False
+    ) -> None:
+        """``inline``: run every statement on the calling thread, never in worker threads — for
+        batch runs (the simulation) where one task does everything and nothing else waits on the
+        event loop. A server keeps the default."""
         self.url = url
+        self.inline = inline
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
@@ -65,6 +73,10 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30}
             # Connections are kept, not opened per request (each aiosqlite one is a thread).
             kwargs.update(pool_size=pool_size * 2, max_overflow=0)
+            if inline:
+                kwargs["async_creator"] = inline_creator(
+                    parsed.database or ":memory:", timeout=30, check_same_thread=False
+                )
 
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -82,6 +94,7 @@ class Database:
 
         sync_url = parsed.set(drivername=parsed.drivername.replace("+aiosqlite", ""))
         sync_kwargs = dict(kwargs)
+        sync_kwargs.pop("async_creator", None)
         if self.is_sqlite:  # pooled connections move between worker threads
             sync_kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         self.sync_engine: Engine = create_engine(sync_url, echo=echo, **sync_kwargs)
@@ -133,6 +146,8 @@ class Database:
             with self._sync_sessions() as session:
                 return work(session)
 
+        if self.inline:
+            return run()
         return await asyncio.to_thread(run)
 
     async def write_in_thread(self, work: Callable[[Session], T]) -> T:
@@ -142,6 +157,9 @@ class Database:
             with self._sync_sessions() as session, session.begin():
                 return work(session)
 
+        if self.inline:
+            async with self._write_lock:
+                return run()
         if self.is_sqlite:
             async with self._write_lock:
                 return await asyncio.to_thread(run)
@@ -181,4 +199,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         if not connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
+            # On the driver's cursor: a transaction starts with every write, and the full
+            # statement machinery (exec_driver_sql) cost more than the BEGIN itself.
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute("BEGIN")
+            finally:
+                cursor.close()

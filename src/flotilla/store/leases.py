@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,35 @@ def new_token() -> str:
     return secrets.token_hex(16)
 
 
+_LEASES = cast(sa.Table, ControllerLeaseRow.__table__)
+_L = _LEASES.c
+_AT = _L.expires_at.type
+_CLAIM = (
+    sa.update(_LEASES)
+    .where(
+        _L.name == sa.bindparam("b_name"),
+        sa.or_(
+            _L.owner == sa.bindparam("b_owner"), _L.expires_at <= sa.bindparam("now", type_=_AT)
+        ),
+    )
+    .values(
+        owner=sa.bindparam("b_owner"),
+        token=sa.bindparam("b_token"),
+        expires_at=sa.bindparam("b_expires", type_=_AT),
+    )
+)
+_HOLDS = (
+    sa.update(_LEASES)
+    .where(
+        _L.name == sa.bindparam("b_name"),
+        _L.token == sa.bindparam("b_token"),
+        _L.expires_at > sa.bindparam("now", type_=_AT),
+    )
+    .values(expires_at=sa.bindparam("b_expires", type_=_AT))
+)
+"""Prebuilt Core statements: the leader renews its lease every few seconds."""
+
+
 async def claim_named(
     session: AsyncSession, name: str, owner: str, ttl_seconds: float, now: datetime
 ) -> str | None:
@@ -31,12 +60,8 @@ async def claim_named(
     token = new_token()
     expires = now + timedelta(seconds=ttl_seconds)
     result = await session.execute(
-        sa.update(ControllerLeaseRow)
-        .where(
-            ControllerLeaseRow.name == name,
-            sa.or_(ControllerLeaseRow.owner == owner, ControllerLeaseRow.expires_at <= now),
-        )
-        .values(owner=owner, token=token, expires_at=expires)
+        _CLAIM,
+        {"b_name": name, "b_owner": owner, "now": now, "b_token": token, "b_expires": expires},
     )
     if result.rowcount == 1:  # type: ignore[attr-defined]
         return token
@@ -58,13 +83,13 @@ async def holds_named(
 ) -> bool:
     """Extend the lease if ``token`` still holds it; False means someone else leads now."""
     result = await session.execute(
-        sa.update(ControllerLeaseRow)
-        .where(
-            ControllerLeaseRow.name == name,
-            ControllerLeaseRow.token == token,
-            ControllerLeaseRow.expires_at > now,
-        )
-        .values(expires_at=now + timedelta(seconds=ttl_seconds))
+        _HOLDS,
+        {
+            "b_name": name,
+            "b_token": token,
+            "now": now,
+            "b_expires": now + timedelta(seconds=ttl_seconds),
+        },
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -116,12 +141,12 @@ def holds_named_sync(
 ) -> bool:
     """``holds_named`` for work running in a worker thread."""
     result = session.execute(
-        sa.update(ControllerLeaseRow)
-        .where(
-            ControllerLeaseRow.name == name,
-            ControllerLeaseRow.token == token,
-            ControllerLeaseRow.expires_at > now,
-        )
-        .values(expires_at=now + timedelta(seconds=ttl_seconds))
+        _HOLDS,
+        {
+            "b_name": name,
+            "b_token": token,
+            "now": now,
+            "b_expires": now + timedelta(seconds=ttl_seconds),
+        },
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

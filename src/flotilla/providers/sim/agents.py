@@ -10,14 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-
 from flotilla.domain.states import ReplicaState
 from flotilla.providers.base import InstanceState
 from flotilla.providers.sim.cloud import SimCloud
 from flotilla.services import agents
 from flotilla.services.context import Context
-from flotilla.store.tables import NodeRow
 
 
 @dataclass
@@ -136,18 +133,15 @@ class SimAgents:
         if not due:
             return
         async with self.ctx.db.write() as s:
-            nodes = {
-                n.id: n
-                for n in await s.scalars(
-                    sa.select(NodeRow).where(NodeRow.id.in_([a.node_id for a in due]))
-                )
-            }
+            nodes = await agents.node_states(s, [a.node_id for a in due])
             beats = {}
+            talked = {}
             for agent in due:
-                node = nodes.get(agent.node_id)
-                if node is not None:
-                    beats[node.pk] = (node, self._advance(agent, now))
+                if agent.node_id in nodes:
+                    pk, state = nodes[agent.node_id]
+                    beats[pk] = (state, self._advance(agent, now))
+                    talked[pk] = agent
                     agent.last_heartbeat = now
             answers = await agents.heartbeat_many(s, beats, now)
-            for pk, (node, _) in beats.items():
-                self._sync(self.agents[node.id], answers.get(pk, []), now)
+            for pk, agent in talked.items():
+                self._sync(agent, answers.get(pk, []), now)
