@@ -42,6 +42,7 @@ from flotilla.services.lookup import (
     visible_cluster,
 )
 from flotilla.services.paging import AnySelect, PageParams, fetch_page, make_page
+from flotilla.store.point import PointQuery
 from flotilla.store.tables import (
     ClusterRow,
     DeploymentNodepoolRow,
@@ -132,21 +133,54 @@ def _view(caller: Caller, row: Any, now: datetime) -> ComputeCluster:
     )
 
 
-async def get_cluster(
-    ctx: Context, session: AsyncSession, caller: Caller, cluster_id: str
-) -> ComputeCluster:
-    """One query: the caller's cluster of that id (or the shared one)."""
-    row = (
-        await session.execute(
-            _select()
-            .where(ClusterRow.id == cluster_id, visible_cluster(caller, ctx.system_user_pk))
-            .order_by(sa.case((ClusterRow.owner_pk == caller.user_pk, 0), else_=1))
-            .limit(1)
-        )
-    ).first()
+def _by_id_select(visible: sa.ColumnElement[bool]) -> AnySelect:
+    return (
+        _select()
+        .where(ClusterRow.id == sa.bindparam("cluster_id"), visible)
+        # the caller's own cluster wins over the shared one if ever both match
+        .order_by(sa.case((ClusterRow.owner_pk == sa.bindparam("owner_pk"), 0), else_=1))
+        .limit(1)
+    )
+
+
+@cache
+def _by_id() -> PointQuery:
+    """The caller's cluster of an id, or the shared one: two seeks of the (owner, id) index."""
+    owners = [
+        sa.bindparam("owner_pk", type_=sa.Integer),
+        sa.bindparam("system_pk", type_=sa.Integer),
+    ]
+    return PointQuery(_by_id_select(ClusterRow.owner_pk.in_(owners)))
+
+
+def _found(ctx: Context, caller: Caller, cluster_id: str, row: Any) -> ComputeCluster:
     if row is None:
         raise ClusterNotFound(f"no compute cluster '{cluster_id}'")
     return _view(caller, row, ctx.now())
+
+
+async def get_cluster(
+    ctx: Context, session: AsyncSession, caller: Caller, cluster_id: str
+) -> ComputeCluster:
+    """One query in ``session`` (which may hold changes not yet committed)."""
+    params = {"cluster_id": cluster_id, "owner_pk": caller.user_pk}
+    if ctx.system_user_pk is None:  # before bootstrap: the shared cluster by its type
+        stmt = _by_id_select(visible_cluster(caller))
+    else:
+        stmt, params["system_pk"] = _by_id().stmt, ctx.system_user_pk
+    row = (await session.execute(stmt, params)).first()
+    return _found(ctx, caller, cluster_id, row)
+
+
+async def read_cluster(ctx: Context, caller: Caller, cluster_id: str) -> ComputeCluster:
+    """``get_cluster`` of committed data, as a point read (no session: see ``store.point``)."""
+    if ctx.system_user_pk is None:
+        async with ctx.db.read() as session:
+            return await get_cluster(ctx, session, caller, cluster_id)
+    row = await ctx.db.read_point(
+        _by_id(), cluster_id=cluster_id, owner_pk=caller.user_pk, system_pk=ctx.system_user_pk
+    )
+    return _found(ctx, caller, cluster_id, row)
 
 
 async def list_clusters(
