@@ -49,7 +49,8 @@ from flotilla.services.lookup import (
     refuse_if_deleting,
     visible_cluster,
 )
-from flotilla.services.paging import AnySelect, PageParams, fetch_page, make_page
+from flotilla.services.paging import AnySelect, PageParams, make_page
+from flotilla.store.point import PointQuery
 from flotilla.store.tables import (
     ClusterRow,
     DeploymentNodepoolRow,
@@ -138,41 +139,86 @@ def _view(caller: Caller, row: Any, now: datetime) -> ComputeCluster:
     )
 
 
-async def get_cluster(
-    ctx: Context, session: AsyncSession, caller: Caller, cluster_id: str
-) -> ComputeCluster:
-    """One query: the caller's cluster of that id (or the shared one)."""
-    row = (
-        await session.execute(
-            _select()
-            .where(ClusterRow.id == cluster_id, visible_cluster(caller, ctx.system_user_pk))
-            .order_by(sa.case((ClusterRow.owner_pk == caller.user_pk, 0), else_=1))
-            .limit(1)
-        )
-    ).first()
+def _by_id_select(visible: sa.ColumnElement[bool]) -> AnySelect:
+    return (
+        _select()
+        .where(ClusterRow.id == sa.bindparam("cluster_id"), visible)
+        # the caller's own cluster wins over the shared one if ever both match
+        .order_by(sa.case((ClusterRow.owner_pk == sa.bindparam("owner_pk"), 0), else_=1))
+        .limit(1)
+    )
+
+
+@cache
+def _by_id() -> PointQuery:
+    """The caller's cluster of an id, or the shared one: two seeks of the (owner, id) index."""
+    owners = [
+        sa.bindparam("owner_pk", type_=sa.Integer),
+        sa.bindparam("system_pk", type_=sa.Integer),
+    ]
+    return PointQuery(_by_id_select(ClusterRow.owner_pk.in_(owners)))
+
+
+def _found(ctx: Context, caller: Caller, cluster_id: str, row: Any) -> ComputeCluster:
     if row is None:
         raise ClusterNotFound(f"no compute cluster '{cluster_id}'")
     return _view(caller, row, ctx.now())
 
 
+async def get_cluster(
+    ctx: Context, session: AsyncSession, caller: Caller, cluster_id: str
+) -> ComputeCluster:
+    """One query in ``session`` (which may hold changes not yet committed)."""
+    params = {"cluster_id": cluster_id, "owner_pk": caller.user_pk}
+    if ctx.system_user_pk is None:  # before bootstrap: the shared cluster by its type
+        stmt = _by_id_select(visible_cluster(caller))
+    else:
+        stmt, params["system_pk"] = _by_id().stmt, ctx.system_user_pk
+    row = (await session.execute(stmt, params)).first()
+    return _found(ctx, caller, cluster_id, row)
+
+
+async def read_cluster(ctx: Context, caller: Caller, cluster_id: str) -> ComputeCluster:
+    """``get_cluster`` of committed data, as a point read (no session: see ``store.point``)."""
+    if ctx.system_user_pk is None:
+        async with ctx.db.read() as session:
+            return await get_cluster(ctx, session, caller, cluster_id)
+    row = await ctx.db.read_point(
+        _by_id(), cluster_id=cluster_id, owner_pk=caller.user_pk, system_pk=ctx.system_user_pk
+    )
+    return _found(ctx, caller, cluster_id, row)
+
+
 async def list_clusters(
     ctx: Context, session: AsyncSession, caller: Caller, params: PageParams
 ) -> Page[ComputeCluster]:
-    """The page's keys first (from the index), then the views of just those rows."""
+    """One query: the page's keys (a subquery), then the views of just those rows (one more
+    than the page, to know whether another follows)."""
+    c = ClusterRow
+    system_pk = ctx.system_user_pk
+    visible: AnySelect
+    if system_pk is None or system_pk == caller.user_pk:
+        visible = sa.select(c.pk, c.id).where(visible_cluster(caller, system_pk))
+    else:
+        # The caller's clusters and the system's, each in id order from the (owner, id)
+        # index, merged: no sort of every visible row, however deep the page.
+        both = sa.union_all(
+            sa.select(c.pk, c.id).where(c.owner_pk == caller.user_pk),
+            sa.select(c.pk, c.id).where(c.owner_pk == system_pk),
+        ).subquery("visible")
+        visible = sa.select(both.c.pk, both.c.id)
     keys = (
-        sa.select(ClusterRow.pk)
-        .where(visible_cluster(caller, ctx.system_user_pk))
-        .order_by(ClusterRow.id, ClusterRow.pk)
+        visible.order_by(visible.selected_columns.id, visible.selected_columns.pk)
+        .limit(params.per_page + 1)
+        .offset(params.offset)
+        .subquery("page")
     )
-    page, next_page = await fetch_page(session, keys, params)
-    pks = [pk for (pk,) in page]
-    if not pks:
-        return make_page([], params, next_page)
-    rows = await session.execute(
-        _select().where(ClusterRow.pk.in_(pks)).order_by(ClusterRow.id, ClusterRow.pk)
-    )
+    stmt = _select().join(keys, keys.c.pk == ClusterRow.pk).order_by(keys.c.id, keys.c.pk)
+    rows = (await session.execute(stmt)).all()
+    next_page = params.page + 1 if len(rows) > params.per_page else None
     now = ctx.now()
-    return make_page([_view(caller, row, now) for row in rows.all()], params, next_page)
+    views = [_view(caller, row, now) for row in rows[: params.per_page]]
+    return make_page(views, params, next_page)
 
 
 async def usable_token(

@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 from flotilla.store.db import after_commit
 
@@ -86,23 +87,31 @@ class PgHintBridge:
                 await asyncio.sleep(1.0)
 
     async def _notify(self) -> None:
+        """Send hints on one kept connection (a new one per burst cost PostgreSQL a backend
+        per API write); topics waiting together are sent once each, as a hint is a wake-up."""
         import psycopg
 
-        while True:
-            topic = await self._outbox.get()
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self.conninfo, autocommit=True
-                ) as conn:
-                    await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, topic))
-                    while not self._outbox.empty():
-                        await conn.execute(
-                            "SELECT pg_notify(%s, %s)", (CHANNEL, self._outbox.get_nowait())
-                        )
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("could not send hint '%s': %s", topic, error)
+        conn: psycopg.AsyncConnection[Any] | None = None
+        try:
+            while True:
+                topics = {await self._outbox.get()}
+                while not self._outbox.empty():
+                    topics.add(self._outbox.get_nowait())
+                try:
+                    if conn is None or conn.closed:
+                        conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+                    for topic in sorted(topics):
+                        await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, topic))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # the database restarted: connect again next time
+                    log.warning("could not send hints %s: %s", sorted(topics), error)
+                    if conn is not None:
+                        await conn.close()
+                    conn = None
+        finally:
+            if conn is not None:
+                await conn.close()
 
     async def close(self) -> None:
         self.hints.forward = None

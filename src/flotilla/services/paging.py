@@ -40,7 +40,8 @@ async def fetch_page(
 
 
 def make_page(items: list[T], params: PageParams, next_page: int | None) -> Page[T]:
-    return Page[T](items=items, page=params.page, per_page=params.per_page, next_page=next_page)
+    # Page, not Page[T]: parametrizing with a TypeVar builds a new class on every call
+    return Page(items=items, page=params.page, per_page=params.per_page, next_page=next_page)
 
 
 def page_of(

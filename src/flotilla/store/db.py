@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from flotilla.store.inline import inline_creator
+from flotilla.store.point import PointQuery, PointReader
 
 T = TypeVar("T")
 
@@ -114,6 +115,16 @@ class Database:
             self.sync_engine, expire_on_commit=False, autoflush=False
         )
         self._write_lock = asyncio.Lock()
+        in_memory = self.is_sqlite and parsed.database in (None, "", ":memory:")
+        self._points = (
+            None  # another connection would see another database: sessions it is
+            if in_memory
+            else PointReader(
+                self.engine.dialect,
+                sqlite_path=parsed.database if self.is_sqlite else None,
+                libpq_url=None if self.is_sqlite else self.libpq_url,
+            )
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -138,6 +149,14 @@ class Database:
             _after_commit.reset(outer)
         for callback in callbacks:  # committed: only reached when the block did not raise
             callback()
+
+    async def read_point(self, query: PointQuery, **params: Any) -> Any | None:
+        """The first row of an indexed point read, without a session (see ``store.point``):
+        the latest committed data, like ``read``. For a row or a few found by an index only."""
+        if self._points is None:
+            async with self.read() as session:
+                return (await session.execute(query.stmt, params)).first()
+        return await self._points.first(query, params)
 
     async def read_in_thread(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` with a read session in a worker thread; nothing is committed."""
@@ -174,6 +193,8 @@ class Database:
         )
 
     async def dispose(self) -> None:
+        if self._points is not None:
+            await self._points.close()
         await self.engine.dispose()
         await self.read_engine.dispose()
         self.sync_engine.dispose()

@@ -41,8 +41,7 @@ async def list_(ctx: Ctx, caller: Auth, paging: Paging) -> Response:
 
 @router.get("/{cluster_id}", response_model=ComputeCluster, summary="Get a compute cluster")
 async def get(ctx: Ctx, caller: Auth, cluster_id: ClusterId) -> Response:
-    async with ctx.db.read() as s:
-        return json(await clusters.get_cluster(ctx, s, caller, cluster_id))
+    return json(await clusters.read_cluster(ctx, caller, cluster_id))
 
 
 @router.patch("/{cluster_id}", response_model=ComputeCluster, summary="Change a compute cluster")
