@@ -52,7 +52,13 @@ def test_concurrency_sets_replicas_at_target_concurrency_each() -> None:
 def test_a_burst_in_the_short_window_scales_up_before_the_long_average_moves() -> None:
     traffic = TrafficWindow(stable_concurrency=2.0, burst_concurrency=30.0, last_request_at=10.0)
     decision, _ = decide_replicas(CFG, traffic, ScalerState(), 1, 10.0)
-    assert decision.desired_replicas == 8
+    assert decision.desired_replicas == 7  # ⌈30 / 4.4⌉: the top of the ±10% band
+
+
+def test_the_stable_window_refines_what_the_short_window_started() -> None:
+    traffic = TrafficWindow(stable_concurrency=34.0, burst_concurrency=34.0, last_request_at=10.0)
+    decision, _ = decide_replicas(CFG, traffic, ScalerState(), 7, 10.0)
+    assert decision.desired_replicas == 9  # 34 > 4 × 7 × 1.1: ⌈34 / 4⌉, at target again
 
 
 def test_growth_waits_for_the_scale_up_delay() -> None:

@@ -118,18 +118,25 @@ def recommend(cfg: AutoscaleConfig, traffic: TrafficWindow, current: int) -> int
     """Replicas the load calls for, before delays and bounds.
 
     The short window counts only when it exceeds what the replicas are sized for by more than
-    ``BURST_TOLERANCE``: over a few seconds, in-flight requests jitter that much by chance.
+    ``BURST_TOLERANCE`` (over a few seconds, in-flight requests jitter that much by chance), and
+    then sizes replicas to the top of the tolerance band: its samples are inflated by the queue
+    that made it fire, and the stable window refines the count once it catches up.
     """
-    concurrency = traffic.stable_concurrency
+    stable = _replicas_for(cfg, traffic.stable_concurrency, current, cfg.target_concurrency)
     if traffic.burst_concurrency > current * cfg.target_concurrency * (1 + BURST_TOLERANCE):
-        concurrency = max(concurrency, traffic.burst_concurrency)
+        per_replica = cfg.target_concurrency * (1 + TOLERANCE)
+        return max(stable, math.ceil(traffic.burst_concurrency / per_replica - 1e-9))
+    return stable
+
+
+def _replicas_for(cfg: AutoscaleConfig, concurrency: float, current: int, per: float) -> int:
     if concurrency <= 0:
         return 0
     if current > 0:
         ratio = concurrency / (current * cfg.target_concurrency)
         if abs(ratio - 1.0) <= TOLERANCE:
             return current
-    return math.ceil(concurrency / cfg.target_concurrency - 1e-9)
+    return math.ceil(concurrency / per - 1e-9)
 
 
 def _bucket(now: float, window: float, buckets: int) -> float:
