@@ -52,6 +52,8 @@ AUTOSCALE_NUMBERS: dict[str, type[int] | type[float]] = {
     "scale_up_delay_seconds": int,
     "scale_down_delay_seconds": int,
     "scale_to_zero_delay_seconds": int,
+    "warmup_seconds": int,
+    "burst_memory_seconds": int,
 }
 
 
