@@ -240,7 +240,7 @@ async def deploy(request: Request, visitor: SignedIn) -> Response:
     autoscale = {
         name: number(text, AUTOSCALE_NUMBERS[name])
         for name, text in values["autoscale"].items()
-        if text != ""
+        if text not in ("", None)
     }
     data = {
         **{name: values[name] for name in ("id", "description", "model")},
