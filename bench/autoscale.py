@@ -3,8 +3,8 @@ an HPA-like and a KPA-like policy, and a clairvoyant oracle, on four seeded trac
 
     python bench/autoscale.py --quick        # 12 min traces, 1 deployment: under a minute
     python bench/autoscale.py --plan medium  # 4 h traces, 2 deployments: ~6 min on 2 cores
-    python bench/autoscale.py --plan halfday # 12 h traces, 2 deployments, dt 10 s: ~25 min
-    python bench/autoscale.py --plan day     # 24 h traces, 2 deployments, dt 10 s: ~1 h
+    python bench/autoscale.py --plan halfday # 12 h traces, 2 deployments, dt 10 s: ~17 min
+    python bench/autoscale.py --plan day     # 24 h traces, 2 deployments, dt 10 s: ~35 min
     python bench/autoscale.py                # 24 h traces, 3 deployments: hours today
     python bench/autoscale.py --speed        # DESIGN §9 row 3: 24 h, 10 deployments, ~1 M requests
 
@@ -15,8 +15,8 @@ within 1 s; the target is 99% of a trace's requests. Runs are spread over the ma
 process each.
 
 Prints a table per trace, the acceptance checks, and writes JSON (default
-bench/results/autoscale.json, autoscale-quick.json with --quick) and one PNG per trace (nodes and
-replicas over time against demand). Exit status: 0 done, 1 an acceptance check failed.
+bench/results/autoscale.json for the full plan, autoscale-PLAN.json for the others) and one PNG
+per trace (nodes and replicas over time against demand). Exit status: 0 done, 1 an acceptance check failed.
 """
 
 from __future__ import annotations
@@ -111,9 +111,9 @@ MEDIUM = Plan(hours=4.0, deployments=2, dt=10.0)
 """Where the autoscaler is tuned and judged on this machine: 4 h (the diurnal curve compressed
 into them), two deployments sharing the nodepool, 10 s steps; about 6 minutes on 2 cores."""
 HALFDAY = Plan(hours=12.0, deployments=2, dt=10.0)
-"""Half a day at the medium plan's grain: about 25 minutes on 2 cores that other work shares."""
+"""Half a day at the medium plan's grain: about 17 minutes on 2 cores that other work shares."""
 DAY = Plan(hours=24.0, deployments=2, dt=10.0)
-"""A whole day at the medium plan's grain: about an hour on 2 busy cores."""
+"""A whole day at the medium plan's grain: about twice the half day."""
 FULL = Plan(hours=24.0, deployments=3, dt=5.0)
 SPEED = Plan(hours=24.0, deployments=10, dt=5.0, scale=0.055, prelude_seconds=0.0)
 """DESIGN §9 row 3: 24 h of diurnal traffic, 10 deployments, ~1 M requests."""
