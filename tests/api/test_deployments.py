@@ -65,6 +65,8 @@ async def test_a_new_deployment_follows_the_latest_version_with_default_autoscal
         "scale_up_delay_seconds": 0,
         "scale_down_delay_seconds": 300,
         "scale_to_zero_delay_seconds": 1800,
+        "warmup_seconds": 120,
+        "burst_memory_seconds": 10800,
         "disable_packing": False,
     }
     assert deployment["replicas"] == {}

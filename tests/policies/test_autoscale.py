@@ -52,7 +52,13 @@ def test_concurrency_sets_replicas_at_target_concurrency_each() -> None:
 def test_a_burst_in_the_short_window_scales_up_before_the_long_average_moves() -> None:
     traffic = TrafficWindow(stable_concurrency=2.0, burst_concurrency=30.0, last_request_at=10.0)
     decision, _ = decide_replicas(CFG, traffic, ScalerState(), 1, 10.0)
-    assert decision.desired_replicas == 8
+    assert decision.desired_replicas == 7  # ⌈30 / 4.4⌉: the top of the ±10% band
+
+
+def test_the_stable_window_refines_what_the_short_window_started() -> None:
+    traffic = TrafficWindow(stable_concurrency=34.0, burst_concurrency=34.0, last_request_at=10.0)
+    decision, _ = decide_replicas(CFG, traffic, ScalerState(), 7, 10.0)
+    assert decision.desired_replicas == 9  # 34 > 4 × 7 × 1.1: ⌈34 / 4⌉, at target again
 
 
 def test_growth_waits_for_the_scale_up_delay() -> None:
@@ -125,3 +131,140 @@ def test_scaler_state_round_trips_through_json() -> None:
     _, state = run(CFG, busy, 4, [0.0, 31.0, 62.0])
     assert ScalerState.from_json(state.to_json()) == state
     assert len(state.down_buckets) <= 11
+
+
+# ---------------------------------------------------------------------------- burst headroom
+
+HEADROOM = CFG.model_copy(
+    update={"min_replicas": 1, "warmup_seconds": 60, "burst_memory_seconds": 3600}
+)
+
+
+def step(cfg, conc, current, now, state):
+    traffic = TrafficWindow(stable_concurrency=conc, burst_concurrency=conc, last_request_at=now)
+    return decide_replicas(cfg, traffic, state, current, now)
+
+
+def burst(cfg, state, current, start, base=2.0, peak=14.0, length=60):
+    """Load at ``base``, ``peak`` for ``length`` s from ``start``, then ``base`` again for the
+    scale-down delay; returns (state, replicas at the end)."""
+    for now in range(start, start + length + 400, 10):
+        conc = peak if start + 60 <= now < start + 60 + length else base
+        decision, state = step(cfg, conc, current, float(now), state)
+        current = decision.desired_replicas
+    return state, current
+
+
+def test_a_burst_seen_leaves_spare_replicas_for_the_next_one() -> None:
+    _, current = burst(HEADROOM, ScalerState(), 2, 0)
+    assert current == 4  # ⌈(2 + 12) / 4.4⌉: the level before plus the rise seen, at target ±10%
+
+
+def test_burst_headroom_is_explained_in_the_decision() -> None:
+    state, _ = burst(HEADROOM, ScalerState(), 2, 0)
+    decision, _ = step(HEADROOM, 2.0, 1, 500.0, state)
+    assert decision.desired_replicas == 4
+    assert decision.reason.startswith("burst headroom: concurrency 2.0, rises of 12.0")
+
+
+def test_a_slow_rise_keeps_no_extra_headroom() -> None:
+    state, current = ScalerState(), 1
+    for now in range(0, 3600, 10):  # 2 → 14 in flight over an hour
+        decision, state = step(HEADROOM, 2.0 + 12.0 * now / 3600, current, float(now), state)
+        current = decision.desired_replicas
+    assert current == 4  # ⌈14 / 4⌉, nothing more
+
+
+def quiet_after(state, current, start, end):
+    kept = {}
+    for now in range(start, end, 10):
+        decision, state = step(HEADROOM, 2.0, current, float(now), state)
+        current = kept[now] = decision.desired_replicas
+    return kept
+
+
+def test_burst_headroom_is_forgotten_after_the_burst_memory() -> None:
+    state, current = burst(HEADROOM, ScalerState(), 4, 0)  # 4 replicas meet it: no queue
+    kept = quiet_after(state, current, 500, 4400)
+    assert kept[3600] == 4  # the burst at 60-120 s is still remembered
+    assert kept[4390] == 1  # forgotten, and the scale-down delay passed
+
+
+def test_a_rise_that_outgrew_the_replicas_is_kept_a_third_as_long() -> None:
+    state, current = burst(HEADROOM, ScalerState(), 2, 0)  # 2 replicas are sized for 8.8 < 14
+    kept = quiet_after(state, current, 500, 2000)
+    assert kept[1190] == 4  # a third of the 3600 s memory
+    assert kept[1990] == 1
+
+
+def test_a_queue_is_not_remembered_as_load() -> None:
+    # 1 replica, then in-flight explodes to 300 (a queue behind a replica sized for 4)
+    _, current = burst(HEADROOM, ScalerState(), 1, 0, base=2.0, peak=300.0)
+    assert current == 2  # the rise is remembered at most as 1.5 × 4.4 (1 replica, +10%) = 6.6
+
+
+def test_a_bigger_burst_is_learned_over_the_next_ones() -> None:
+    state, current = burst(HEADROOM, ScalerState(), 1, 0, peak=300.0)
+    assert current == 2
+    state, current = burst(HEADROOM, state, current, 600, peak=300.0)
+    assert current == 4  # rise at most 1.5 × 8.8 = 13.2: ⌈(2 + 13.2) / 4.4⌉
+    state, current = burst(HEADROOM, state, current, 1200, peak=300.0)
+    assert current == 7  # rise at most 1.5 × 17.6 = 26.4: ⌈(2 + 26.4) / 4.4⌉
+
+
+def test_a_burst_met_without_a_queue_corrects_sizes_measured_in_one() -> None:
+    state, current = ScalerState(), 1
+    for start in (0, 600, 1200):  # three bursts that queue: sizes inflated up to 26.4
+        state, current = burst(HEADROOM, state, current, start, peak=300.0)
+    assert current == 7
+    state, current = burst(HEADROOM, state, current, 1800, peak=14.0)  # met by 7 replicas
+    assert current == 4  # its true rise, 12: ⌈(2 + 12) / 4.4⌉
+
+
+def test_burst_memory_of_zero_keeps_no_headroom() -> None:
+    cfg = HEADROOM.model_copy(update={"burst_memory_seconds": 0})
+    state, current = burst(cfg, ScalerState(), 1, 0)
+    assert current == 1
+    assert state.rises == ()
+
+
+def test_headroom_does_not_hold_off_scale_to_zero() -> None:
+    cfg = HEADROOM.model_copy(update={"min_replicas": 0, "scale_to_zero_delay_seconds": 600})
+    state, _ = burst(cfg, ScalerState(), 1, 0)
+    idle = TrafficWindow(last_request_at=460.0)
+    decision, _ = decide_replicas(cfg, idle, state, 4, 1060.0)
+    assert decision.desired_replicas == 0
+
+
+def test_headroom_state_round_trips_through_json_and_stays_bounded() -> None:
+    state, _ = burst(HEADROOM, ScalerState(), 1, 0)
+    for start in range(600, 7200, 600):
+        state, _ = burst(HEADROOM, state, 4, start)
+    assert ScalerState.from_json(state.to_json()) == state
+    assert len(state.recent) <= 8
+    assert len(state.rises) <= 13
+
+
+def test_baseline_state_keeps_its_json_shape() -> None:
+    state = ScalerState(up_since=3.0, down_buckets=((0.0, 2),))
+    assert state.to_json() == {"up_since": 3.0, "down_buckets": [[0.0, 2]]}
+
+
+def test_a_rise_of_less_than_one_replica_keeps_nothing_spare() -> None:
+    _, current = burst(HEADROOM, ScalerState(), 2, 0, base=5.0, peak=8.5)
+    assert current == 2  # rises of 3.5 < 4 are the jitter the replicas' slack absorbs
+
+
+def test_a_rise_that_lasts_one_sample_is_not_remembered() -> None:
+    state, current = ScalerState(), 2
+    for now in range(0, 600, 2):
+        conc = 14.0 if now == 200 else 2.0  # one 2 s sample spikes; a bucket is 10 s
+        decision, state = step(HEADROOM, conc, current, float(now), state)
+        current = decision.desired_replicas
+    assert state.rises == ()
+
+
+def test_the_short_window_ignores_jitter_within_its_tolerance() -> None:
+    traffic = TrafficWindow(stable_concurrency=8.0, burst_concurrency=9.9, last_request_at=0.0)
+    decision, _ = decide_replicas(CFG, traffic, ScalerState(), 2, 0.0)
+    assert decision.desired_replicas == 2  # 9.9 ≤ 2 × 4 × 1.25

@@ -52,6 +52,8 @@ AUTOSCALE_NUMBERS: dict[str, type[int] | type[float]] = {
     "scale_up_delay_seconds": int,
     "scale_down_delay_seconds": int,
     "scale_to_zero_delay_seconds": int,
+    "warmup_seconds": int,
+    "burst_memory_seconds": int,
 }
 
 
@@ -238,7 +240,7 @@ async def deploy(request: Request, visitor: SignedIn) -> Response:
     autoscale = {
         name: number(text, AUTOSCALE_NUMBERS[name])
         for name, text in values["autoscale"].items()
-        if text != ""
+        if text not in ("", None)
     }
     data = {
         **{name: values[name] for name in ("id", "description", "model")},

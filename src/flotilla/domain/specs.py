@@ -74,6 +74,16 @@ class AutoscaleConfig(Spec):
     scale_up_delay_seconds: Annotated[StrictInt, Field(ge=0, le=86_400)] = 0
     scale_down_delay_seconds: Annotated[StrictInt, Field(ge=0, le=86_400)] = 300
     scale_to_zero_delay_seconds: Annotated[StrictInt, Field(ge=0, le=604_800)] = 1800
+    warmup_seconds: Annotated[StrictInt, Field(ge=0, le=3600)] = Field(
+        120,
+        description="How long a new replica can take to serve when it needs a new node "
+        "(node launch plus model load): the horizon of burst headroom.",
+    )
+    burst_memory_seconds: Annotated[StrictInt, Field(ge=0, le=604_800)] = Field(
+        10_800,
+        description="How long a rise in load is remembered: spare replicas are kept for the "
+        "largest rise within warmup_seconds seen over this time. 0 keeps no headroom.",
+    )
     disable_packing: StrictBool = Field(
         False, description="Run at most one replica of this deployment per node."
     )
@@ -92,6 +102,13 @@ class AutoscaleConfig(Spec):
                 f"scale_down_delay_seconds ({self.scale_down_delay_seconds})",
                 "scale_to_zero_delay_seconds",
                 "scale_down_delay_seconds",
+            )
+        if 0 < self.burst_memory_seconds < self.warmup_seconds:
+            raise RuleBroken(
+                f"burst_memory_seconds ({self.burst_memory_seconds}) must be 0 or at least "
+                f"warmup_seconds ({self.warmup_seconds})",
+                "burst_memory_seconds",
+                "warmup_seconds",
             )
         return self
 

@@ -7,6 +7,17 @@ wrap theirs: a request held at zero replicas starts one at once; growth waits
 ``scale_up_delay_seconds`` of sustained need; shrinking uses the highest recommendation of the
 last ``scale_down_delay_seconds`` (so jittery samples never flap); zero comes only after
 ``scale_to_zero_delay_seconds`` without a request; and the result stays within min/max.
+
+Reacting is not enough when load can rise faster than a replica can start (a new node plus the
+model load: ``warmup_seconds``). So the autoscaler also keeps **burst headroom**: it remembers,
+over ``burst_memory_seconds``, the largest rise in load that happened within one warm-up, and
+keeps enough replicas for the lowest load of the last warm-up plus that rise. Recurring bursts
+then find capacity waiting, while a slow rise (a day's curve) adds nothing. A rise counts when it
+lasts a sixth of the warm-up and is worth at least one replica. A queue is not load: while a
+burst outruns the replicas, in-flight requests pile up without bound, so a rise that outgrew the
+replicas before it is remembered at most at ``HEADROOM_GROWTH`` × what they were sized for, and
+only for ``QUEUED_MEMORY_SHARE`` of the memory; a burst met without a queue measures its true
+size and corrects larger sizes measured in a queue before it.
 """
 
 from __future__ import annotations
@@ -19,8 +30,26 @@ from flotilla.domain.specs import AutoscaleConfig
 TOLERANCE = 0.1
 """Ignore a change while load is within ±10% of what the current replicas are sized for."""
 
+BURST_TOLERANCE = 0.25
+"""The short (burst) window's tolerance: wider, since a few seconds of samples are noisier."""
+
 DOWN_BUCKETS = 10
 """The scale-down window keeps its maximum per tenth of the window: bounded state."""
+
+RECENT_BUCKETS = 6
+"""The warm-up window keeps its lowest load per sixth of the window."""
+
+QUEUED_MEMORY_SHARE = 1 / 3
+"""A rise measured while it outgrew the replicas (queue or load? both look the same) keeps
+headroom for this share of the memory only, unless a burst met without a queue confirms it."""
+
+MEMORY_BUCKETS = 12
+"""The burst memory keeps its largest rise per twelfth of the memory."""
+
+HEADROOM_GROWTH = 1.5
+"""A rise is remembered at most at this multiple of the load the replicas before it were sized
+for (``target_concurrency`` each): beyond that the deployment was short, and in-flight requests
+measure its queue, not its load."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +74,21 @@ class ScalerState:
     """Since when more replicas than now have been wanted."""
     down_buckets: tuple[tuple[float, int], ...] = field(default_factory=tuple)
     """(bucket start, highest recommendation in it) over the scale-down window."""
+    recent: tuple[tuple[float, float, int], ...] = field(default_factory=tuple)
+    """(bucket start, lowest load, fewest replicas) over the last ``warmup_seconds``."""
+    rises: tuple[tuple[float, float, int], ...] = field(default_factory=tuple)
+    """(bucket start, largest rise within a warm-up, 1 if it outgrew the replicas before it)
+    over ``burst_memory_seconds``."""
 
     def to_json(self) -> dict[str, object]:
-        return {"up_since": self.up_since, "down_buckets": [list(b) for b in self.down_buckets]}
+        data: dict[str, object] = {
+            "up_since": self.up_since,
+            "down_buckets": [list(b) for b in self.down_buckets],
+        }
+        if self.recent or self.rises:  # baselines never set them: their state stays as it was
+            data["recent"] = [list(b) for b in self.recent]
+            data["rises"] = [list(b) for b in self.rises]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, object] | None) -> ScalerState:
@@ -55,10 +96,14 @@ class ScalerState:
             return cls()
         up_since = data.get("up_since")
         buckets = data.get("down_buckets") or []
-        assert isinstance(buckets, list)
+        recent = data.get("recent") or []
+        rises = data.get("rises") or []
+        assert isinstance(buckets, list) and isinstance(recent, list) and isinstance(rises, list)
         return cls(
             up_since=float(up_since) if isinstance(up_since, (int, float)) else None,
             down_buckets=tuple((float(b[0]), int(b[1])) for b in buckets),
+            recent=tuple((float(b[0]), float(b[1]), int(b[2])) for b in recent),
+            rises=tuple((float(b[0]), float(b[1]), int(b[2])) for b in rises),
         )
 
 
@@ -70,15 +115,124 @@ class ScaleDecision:
 
 
 def recommend(cfg: AutoscaleConfig, traffic: TrafficWindow, current: int) -> int:
-    """Replicas the load calls for, before delays and bounds."""
-    concurrency = max(traffic.stable_concurrency, traffic.burst_concurrency)
+    """Replicas the load calls for, before delays and bounds.
+
+    The short window counts only when it exceeds what the replicas are sized for by more than
+    ``BURST_TOLERANCE`` (over a few seconds, in-flight requests jitter that much by chance), and
+    then sizes replicas to the top of the tolerance band: its samples are inflated by the queue
+    that made it fire, and the stable window refines the count once it catches up.
+    """
+    stable = _replicas_for(cfg, traffic.stable_concurrency, current, cfg.target_concurrency)
+    if traffic.burst_concurrency > current * cfg.target_concurrency * (1 + BURST_TOLERANCE):
+        per_replica = cfg.target_concurrency * (1 + TOLERANCE)
+        return max(stable, math.ceil(traffic.burst_concurrency / per_replica - 1e-9))
+    return stable
+
+
+def _replicas_for(cfg: AutoscaleConfig, concurrency: float, current: int, per: float) -> int:
     if concurrency <= 0:
         return 0
     if current > 0:
         ratio = concurrency / (current * cfg.target_concurrency)
         if abs(ratio - 1.0) <= TOLERANCE:
             return current
-    return math.ceil(concurrency / cfg.target_concurrency - 1e-9)
+    return math.ceil(concurrency / per - 1e-9)
+
+
+def _bucket(now: float, window: float, buckets: int) -> float:
+    size = max(window / buckets, 1.0)
+    return math.floor(now / size) * size
+
+
+def remember_load(
+    state: ScalerState, cfg: AutoscaleConfig, load: float, current: int, now: float
+) -> ScalerState:
+    """Fold this pass's load into the warm-up window; when a bucket of it completes, fold the
+    rise it shows into the memory.
+
+    A bucket's level is its lowest load (a rise must last a bucket, not one sample). Its rise is
+    that level over the lowest load of the warm-up before it, counted at most at
+    ``HEADROOM_GROWTH`` × target × the fewest replicas then, and not at all when that lowest load
+    already exceeded what those replicas were sized for (the window started in a queue).
+    """
+    if cfg.burst_memory_seconds <= 0 or cfg.warmup_seconds <= 0:
+        return replace(state, recent=(), rises=())
+    warmup = float(cfg.warmup_seconds)
+    size = max(warmup / RECENT_BUCKETS, 1.0)
+    start = _bucket(now, warmup, RECENT_BUCKETS)
+    recent = list(state.recent)
+    rise: tuple[float, bool] | None = None
+    if recent and recent[-1][0] == start:
+        _, low, few = recent[-1]
+        recent[-1] = (start, min(low, load), min(few, current))
+    else:
+        if recent:
+            rise = _rise(
+                cfg, recent[-1], [b for b in recent[:-1] if b[0] >= recent[-1][0] - warmup]
+            )
+        recent.append((start, load, current))
+    recent = [b for b in recent if b[0] + size > now - warmup - size]
+
+    memory = float(cfg.burst_memory_seconds)
+    mem_size = max(memory / MEMORY_BUCKETS, 1.0)
+    rises = [b for b in state.rises if b[0] + mem_size > now - memory]
+    if rise is not None and rise[0] > 0:
+        size, queued = rise
+        if not queued and size >= cfg.target_concurrency:
+            # a burst met without a queue measures its true size: larger sizes measured in a
+            # queue before it were inflated by that queue
+            rises = [b for b in rises if not (b[2] and b[1] > size)]
+        mem_start = _bucket(now, memory, MEMORY_BUCKETS)
+        if rises and rises[-1][0] == mem_start:
+            if size > rises[-1][1]:
+                rises[-1] = (mem_start, size, int(queued))
+        else:
+            rises.append((mem_start, size, int(queued)))
+    return replace(state, recent=tuple(recent), rises=tuple(rises))
+
+
+def _rise(
+    cfg: AutoscaleConfig,
+    bucket: tuple[float, float, int],
+    before: list[tuple[float, float, int]],
+) -> tuple[float, bool]:
+    """The rise a completed bucket shows, and whether it outgrew the replicas before it."""
+    if not before:
+        return 0.0, False
+    floor = min(b[1] for b in before)
+    sized_for = cfg.target_concurrency * max(min(b[2] for b in before), 1) * (1 + TOLERANCE)
+    if floor > sized_for:
+        return 0.0, True
+    rise = max(0.0, min(bucket[1], floor + HEADROOM_GROWTH * sized_for) - floor)
+    return rise, floor + rise > sized_for
+
+
+def headroom(state: ScalerState, cfg: AutoscaleConfig, now: float) -> tuple[int, float]:
+    """Replicas for the recent floor of load plus the largest remembered rise, and that rise.
+
+    A rise below one replica's ``target_concurrency`` keeps nothing spare: that much is noise,
+    which the slack every replica has above its target absorbs.
+    """
+    memory = float(cfg.burst_memory_seconds)
+    warmup = float(cfg.warmup_seconds)
+    if memory <= 0 or warmup <= 0 or not state.recent:
+        return 0, 0.0
+    mem_size = max(memory / MEMORY_BUCKETS, 1.0)
+    uncertain = memory * QUEUED_MEMORY_SHARE
+    rise = max(
+        (
+            size
+            for start, size, queued in state.rises
+            if start + mem_size > now - (uncertain if queued else memory)
+        ),
+        default=0.0,
+    )
+    if rise < cfg.target_concurrency:
+        return 0, 0.0
+    size = max(warmup / RECENT_BUCKETS, 1.0)
+    floor = min((b[1] for b in state.recent if b[0] + size > now - warmup), default=0.0)
+    per_replica = cfg.target_concurrency * (1 + TOLERANCE)
+    return math.ceil((floor + rise) / per_replica - 1e-9), rise
 
 
 def _record_down(state: ScalerState, cfg: AutoscaleConfig, want: int, now: float) -> ScalerState:
@@ -121,8 +275,16 @@ def decide_replicas(
     """The replica count for this pass, and what to remember for the next."""
     want = recommend(cfg, traffic, current)
     idle_for = math.inf if traffic.last_request_at is None else now - traffic.last_request_at
+    load = max(traffic.stable_concurrency, traffic.burst_concurrency)
+    state = remember_load(state, cfg, traffic.burst_concurrency, current, now)
+    spare, rise = 0, 0.0
     if traffic.held > 0 or idle_for < cfg.scale_to_zero_delay_seconds:
         want = max(want, 1)  # traffic is recent: stay warm until scale-to-zero applies
+        spare, rise = headroom(state, cfg, now)  # and ready for the bursts it has shown
+        if spare > want:
+            want = spare
+        else:
+            spare = 0
     state = _record_down(state, cfg, want, now)
     bounded = min(max(want, cfg.min_replicas), cfg.max_replicas)
 
@@ -136,6 +298,8 @@ def decide_replicas(
         up_since = state.up_since if state.up_since is not None else now
         if current < cfg.min_replicas or now - up_since >= cfg.scale_up_delay_seconds:
             reason = _up_reason(cfg, traffic, current, bounded)
+            if spare >= bounded:
+                reason = _headroom_reason(cfg, load, rise, bounded)
             return ScaleDecision(bounded, reason), replace(state, up_since=None)
         waited = now - up_since
         return (
@@ -157,7 +321,10 @@ def decide_replicas(
         floor = min(max(_window_max(state, cfg, now), cfg.min_replicas), cfg.max_replicas)
         target = max(bounded, min(floor, current))
         if target < current:
-            return ScaleDecision(target, _down_reason(cfg, traffic, current, target)), state
+            reason = _down_reason(cfg, traffic, current, target)
+            if spare >= target:
+                reason = _headroom_reason(cfg, load, rise, target)
+            return ScaleDecision(target, reason), state
         return ScaleDecision(current, "holding: load within the scale-down window"), state
     return ScaleDecision(current, "steady"), state
 
@@ -168,6 +335,13 @@ def _up_reason(cfg: AutoscaleConfig, traffic: TrafficWindow, current: int, targe
     conc = max(traffic.stable_concurrency, traffic.burst_concurrency)
     capped = " (max_replicas)" if target == cfg.max_replicas else ""
     return f"concurrency {conc:.1f} > {cfg.target_concurrency:g} × {current} replicas{capped}"
+
+
+def _headroom_reason(cfg: AutoscaleConfig, load: float, rise: float, target: int) -> str:
+    return (
+        f"burst headroom: concurrency {load:.1f}, rises of {rise:.1f} seen within "
+        f"{cfg.warmup_seconds}s in the last {cfg.burst_memory_seconds}s → {target} replicas"
+    )
 
 
 def _down_reason(cfg: AutoscaleConfig, traffic: TrafficWindow, current: int, target: int) -> str:
