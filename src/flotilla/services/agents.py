@@ -157,23 +157,18 @@ def _record_crash(
     report: ReplicaReport,
     now: datetime,
 ) -> None:
-    row.restarts = max(row.restarts, report.restarts)
     tail = (report.log_tail or "").strip()
     last = _crash_line(tail) or f"exit code {report.exit_code}"
-
-    deployment.status_reason = (
-        f"{REPLICA_FAILING}: replica {row.id} exited with code {report.exit_code}: {last}"
-    )
-    events.record(
+    _record_failing(
         session,
-        owner_pk=deployment.owner_pk,
-        kind=ObjectKind.DEPLOYMENT,
-        object_id=deployment.id,
+        row,
+        deployment,
+        report,
+        now,
         reason="REPLICA_CRASHED",
-        message=f"replica {row.id} exited with code {report.exit_code} (restart {report.restarts}); "
+        summary=f"exited with code {report.exit_code}: {last}",
+        detail=f"exited with code {report.exit_code} (restart {report.restarts}); "
         f"last lines:\n{tail[-2000:]}",
-        time=now,
-        type=EventType.WARNING,
     )
 
 
@@ -185,20 +180,41 @@ def _record_not_started(
     now: datetime,
 ) -> None:
     """The agent could not fetch the package or build its environment; it retries with back-off."""
-    row.restarts = report.restarts
     problem = (report.log_tail or report.reason or "").strip()
     last_line = problem.splitlines()[-1] if problem else "unknown error"
-    deployment.status_reason = (
-        f"{REPLICA_FAILING}: replica {row.id} could not be prepared: {last_line[:300]}"
+    _record_failing(
+        session,
+        row,
+        deployment,
+        report,
+        now,
+        reason="REPLICA_NOT_PREPARED",
+        summary=f"could not be prepared: {last_line[:300]}",
+        detail=f"could not be prepared (attempt {report.restarts}): {problem[-2000:]}",
     )
+
+
+def _record_failing(
+    session: AsyncSession,
+    row: ReplicaRow,
+    deployment: DeploymentRow,
+    report: ReplicaReport,
+    now: datetime,
+    *,
+    reason: str,
+    summary: str,
+    detail: str,
+) -> None:
+    """The deployment shows why its replicas fail (until one is ready), and an event says more."""
+    row.restarts = max(row.restarts, report.restarts)
+    deployment.status_reason = f"{REPLICA_FAILING}: replica {row.id} {summary}"
     events.record(
         session,
         owner_pk=deployment.owner_pk,
         kind=ObjectKind.DEPLOYMENT,
         object_id=deployment.id,
-        reason="REPLICA_NOT_PREPARED",
-        message=f"replica {row.id} could not be prepared (attempt {report.restarts}): "
-        f"{problem[-2000:]}",
+        reason=reason,
+        message=f"replica {row.id} {detail}",
         time=now,
         type=EventType.WARNING,
     )
