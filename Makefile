@@ -30,8 +30,12 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark, each to the end even when an earlier one misses its budget (exit 1 if any did).
+BENCHES := api.py controller.py "autoscale.py --speed" "autoscale.py --quick" gateway.py coldstart.py
 bench: setup
-	$(BIN)/python bench/api.py
+	@status=0; for b in $(BENCHES); do \
+	  echo "== python bench/$$b"; $(BIN)/python bench/$$b || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
