@@ -125,12 +125,14 @@ class ReplicaProcess:
         fails (a bad requirements file, the server unreachable): the replica stays the same, as
         a Kubernetes pod in image-pull back-off does, and each failure is reported with its
         message. None once told to stop."""
+        failures = 0
         while not self.stopping:
             try:
-                return await self.prepare(self.spec)
+                prepared = await self.prepare(self.spec)
             except Exception as error:
-                self.restarts += 1
-                delay = min(2 ** (self.restarts - 1), MAX_BACKOFF)
+                failures += 1
+                self.restarts += 1  # reported: the server records each new failure once
+                delay = min(2 ** (failures - 1), MAX_BACKOFF)
                 message = str(error) or type(error).__name__
                 self.report(
                     Report(
@@ -142,6 +144,9 @@ class ReplicaProcess:
                     )
                 )
                 await self._sleep(delay)
+                continue
+            self.restarts = 0  # crash back-off starts afresh once the replica can run
+            return prepared
         return None
 
     async def _sleep(self, seconds: float) -> None:
