@@ -7,9 +7,6 @@ it), so no multipart parser is needed; the answer is JSON the page's script acts
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
@@ -27,10 +24,10 @@ from flotilla.console.web import (
     posted,
     validate,
 )
-from flotilla.domain.errors import FlotillaError, PackageTooLarge, UnsupportedMediaType
+from flotilla.domain.errors import FlotillaError, UnsupportedMediaType
 from flotilla.domain.specs import ModelSpec
 from flotilla.domain.states import Scope
-from flotilla.services import deployments, models
+from flotilla.services import deployments, models, packages
 from flotilla.services.paging import PageParams
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -43,29 +40,6 @@ async def model_list(visitor: SignedIn) -> Response:
     async with ctx.db.read() as s:
         found = (await models.list_models(s, visitor.caller, ALL)).items
     return visitor.render("models.html", "models", models=found)
-
-
-def _temporary_file(folder: Path) -> tuple[int, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="console-upload-", suffix=".tar.gz", dir=folder)
-    return fd, Path(name)
-
-
-async def _receive(request: Request, folder: Path, limit: int) -> Path:
-    """The body in a temporary file, refused as soon as it passes ``limit``."""
-    fd, path = await asyncio.to_thread(_temporary_file, folder)
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as f:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise PackageTooLarge(f"the package is larger than {limit} bytes")
-                f.write(chunk)
-    except BaseException:
-        await asyncio.to_thread(path.unlink, missing_ok=True)
-        raise
-    return path
 
 
 @router.post("/models")
@@ -83,7 +57,9 @@ async def upload(request: Request, visitor: SignedIn, model_id: str = "") -> Res
                 "choose a .tar.gz file; uploading from the console needs JavaScript "
                 "(or use curl with Content-Type: application/gzip)"
             )
-        archive = await _receive(request, ctx.settings.home / "tmp", ctx.settings.max_package_bytes)
+        archive = await packages.receive_upload(
+            request.stream(), ctx.settings.home / "tmp", ctx.settings.max_package_bytes
+        )
         try:
             package = await models.unpack(ctx, archive, model_id)
         finally:

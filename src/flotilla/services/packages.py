@@ -9,6 +9,7 @@ A rejected upload leaves nothing under ``packages_dir`` and nothing behind in ``
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import keyword
@@ -18,7 +19,7 @@ import shutil
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -425,3 +426,27 @@ def _write_normalized_archive(root: Path, target: Path) -> None:
             info.size = path.stat().st_size
             with path.open("rb") as source:
                 tar.addfile(info, source)
+
+
+def _temporary_file(folder: Path) -> tuple[int, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".tar.gz", dir=folder)
+    return fd, Path(name)
+
+
+async def receive_upload(chunks: AsyncIterable[bytes], folder: Path, limit: int) -> Path:
+    """An uploaded body streamed to a temporary file in ``folder``, refused
+    (``PackageTooLarge``, nothing left behind) as soon as it passes ``limit`` bytes."""
+    fd, path = await asyncio.to_thread(_temporary_file, folder)
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as f:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise PackageTooLarge(f"the package is larger than {limit} bytes")
+                f.write(chunk)
+    except BaseException:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise
+    return path

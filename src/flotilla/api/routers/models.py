@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
-from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -13,12 +10,12 @@ from starlette.responses import FileResponse, Response
 
 from flotilla.api.deps import Auth, Ctx, Paging, json
 from flotilla.api.errors import ERROR_RESPONSES
-from flotilla.domain.errors import PackageTooLarge, UnsupportedMediaType
+from flotilla.domain.errors import UnsupportedMediaType
 from flotilla.domain.ids import ObjectId
 from flotilla.domain.resources import Model, ModelVersion, Page
 from flotilla.domain.specs import Description, ModelPatch, ModelSpec
 from flotilla.domain.states import Scope
-from flotilla.services import models
+from flotilla.services import models, packages
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERROR_RESPONSES)
 ModelId = Annotated[ObjectId, Path(description="The model's id.")]
@@ -64,29 +61,6 @@ async def delete(ctx: Ctx, caller: Auth, model_id: ModelId) -> Response:
     return Response(status_code=204)
 
 
-def _temporary_file(folder: FilePath) -> tuple[int, FilePath]:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".tar.gz", dir=folder)
-    return fd, FilePath(name)
-
-
-async def _receive_to_file(request: Request, folder: FilePath, limit: int) -> FilePath:
-    """Stream the body to a temporary file, stopping as soon as it passes ``limit``."""
-    fd, path = await asyncio.to_thread(_temporary_file, folder)
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as f:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise PackageTooLarge(f"the package is larger than {limit} bytes")
-                f.write(chunk)
-    except BaseException:
-        await asyncio.to_thread(path.unlink, missing_ok=True)
-        raise
-    return path
-
-
 @router.post(
     "/{model_id}/versions",
     status_code=201,
@@ -120,8 +94,8 @@ async def upload(
             f"send the package as application/gzip (got '{content_type or 'none'}'), e.g. "
             "curl --data-binary @model.tar.gz -H 'Content-Type: application/gzip'"
         )
-    archive = await _receive_to_file(
-        request, ctx.settings.home / "tmp", ctx.settings.max_package_bytes
+    archive = await packages.receive_upload(
+        request.stream(), ctx.settings.home / "tmp", ctx.settings.max_package_bytes
     )
     try:
         package = await models.unpack(ctx, archive, model_id)
