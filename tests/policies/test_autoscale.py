@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flotilla.domain.specs import AutoscaleConfig
 from flotilla.policies.autoscale import ScalerState, TrafficWindow, decide_replicas
 
@@ -268,3 +270,92 @@ def test_the_short_window_ignores_jitter_within_its_tolerance() -> None:
     traffic = TrafficWindow(stable_concurrency=8.0, burst_concurrency=9.9, last_request_at=0.0)
     decision, _ = decide_replicas(CFG, traffic, ScalerState(), 2, 0.0)
     assert decision.desired_replicas == 2  # 9.9 ≤ 2 × 4 × 1.25
+
+
+# ---------------------------------------------------------------------------- queue vs load
+
+
+def measured(service: float = 0.2, at: float = 0.0) -> ScalerState:
+    """A deployment whose requests have taken ``service`` s in flight, measured without a queue."""
+    return ScalerState(service_seconds=service, service_at=at)
+
+
+def traffic(in_flight, rate, *, stable=None, stable_rate=None, ready=None, held=0, now=0.0):
+    return TrafficWindow(
+        stable_concurrency=in_flight if stable is None else stable,
+        burst_concurrency=in_flight,
+        stable_arrival_rate=rate if stable_rate is None else stable_rate,
+        burst_arrival_rate=rate,
+        held=held,
+        last_request_at=now,
+        ready=ready,
+    )
+
+
+def test_the_time_in_flight_is_measured_from_arrivals_by_littles_law() -> None:
+    _, state = decide_replicas(CFG, traffic(6.0, 30.0, ready=2), ScalerState(), 2, 10.0)
+    assert state.service_seconds == 0.2  # 6 in flight ÷ 30 arrivals/s
+
+
+def test_the_time_in_flight_is_not_measured_in_a_queue_or_while_replicas_are_missing() -> None:
+    queue = traffic(40.0, 30.0, ready=2)  # 40 in flight > 2 × 4 × 1.1: a queue may inflate it
+    _, state = decide_replicas(CFG, queue, measured(), 2, 10.0)
+    assert state.service_seconds == 0.2
+    missing = traffic(6.0, 30.0, ready=1)  # one of two replicas not ready
+    _, state = decide_replicas(CFG, missing, measured(), 2, 10.0)
+    assert state.service_seconds == 0.2
+    assert state.short_at == 10.0
+
+
+def test_a_queue_behind_missing_replicas_is_not_load() -> None:
+    # 20 arrivals/s × 0.2 s = 4 in flight's worth; 3 replicas were wanted, 1 is ready, and the
+    # queue behind it reads as 60 in flight
+    decision, _ = decide_replicas(CFG, traffic(60.0, 20.0, ready=1), measured(), 3, 10.0)
+    assert decision.desired_replicas == 3  # holds: the missing replicas are on their way
+    without_arrivals, _ = decide_replicas(CFG, traffic(60.0, 20.0, ready=1), ScalerState(), 3, 10.0)
+    assert without_arrivals.desired_replicas == 10  # in-flight alone: the queue looks like load
+
+
+def test_a_queue_still_draining_after_replicas_came_back_is_not_load() -> None:
+    state = replace(measured(), short_at=100.0)  # replicas were missing 100 s ago
+    decision, _ = decide_replicas(CFG, traffic(60.0, 20.0, ready=3), state, 3, 200.0)
+    assert decision.desired_replicas == 3
+    later = replace(measured(), short_at=100.0 - CFG.traffic_history_seconds)
+    decision, _ = decide_replicas(CFG, traffic(60.0, 20.0, ready=3), later, 3, 200.0)
+    assert decision.desired_replicas == 10  # nothing missing explains it any more
+
+
+def test_a_burst_of_arrivals_is_sized_by_its_arrival_rate_not_its_queue() -> None:
+    # every replica ready, and arrivals jump to 60/s: by the time the gateway reports, a queue of
+    # 100 has formed behind the one replica
+    decision, _ = decide_replicas(
+        CFG, traffic(100.0, 60.0, stable=3.0, stable_rate=15.0, ready=1), measured(), 1, 10.0
+    )
+    assert decision.desired_replicas == 3  # ⌈60 × 0.2 / 4.4⌉, not ⌈100 / 4.4⌉
+
+
+def test_in_flight_that_arrivals_do_not_explain_is_load_the_requests_got_slower() -> None:
+    # arrivals unchanged (20/s × 0.2 s = 4), nothing missing, yet 20 in flight: slower requests
+    decision, _ = decide_replicas(CFG, traffic(20.0, 20.0, ready=1), measured(), 1, 10.0)
+    assert decision.desired_replicas == 5  # ⌈20 / 4⌉
+
+
+def test_a_stable_window_that_remembers_a_drained_queue_does_not_scale_up() -> None:
+    # the last 300 s averaged 30 in flight (a queue long gone); the burst window shows 7
+    state = replace(measured(), short_at=-1000.0)
+    window = traffic(7.0, 35.0, stable=30.0, stable_rate=35.0, ready=2)
+    decision, _ = decide_replicas(CFG, window, state, 2, 10.0)
+    assert decision.desired_replicas == 2
+
+
+def test_headroom_never_asks_for_more_than_the_load_the_rises_reached() -> None:
+    state, current = burst(HEADROOM, ScalerState(), 4, 0)  # 2 → 14, met by 4 replicas
+    for now in range(500, 760, 10):  # the same burst again, for longer than a warm-up
+        decision, state = step(HEADROOM, 14.0, current, float(now), state)
+        current = decision.desired_replicas
+    assert current == 4  # ⌈14 / 4.4⌉: the floor is the burst itself, not a base below it
+
+
+def test_service_time_state_round_trips_through_json() -> None:
+    state = ScalerState(service_seconds=0.25, service_at=12.0, short_at=3.0)
+    assert ScalerState.from_json(state.to_json()) == state

@@ -48,9 +48,12 @@ def _fail_replicas_on_gone_nodes(ix: Index, dep: DeploymentFacts) -> None:
 
 
 def _complete_replacements(ix: Index, dep: DeploymentFacts) -> None:
-    """A replacement that is ready takes over: the replica it replaces drains."""
+    """A replacement that is ready takes over: the replica it replaces drains — unless the
+    replacement's own node is going away too (then it is no better a home)."""
     for replica in _live(ix, dep):
         if replica.replaces_pk is None or ix.state.get(replica.pk) != ReplicaState.READY:
+            continue
+        if _must_move(ix, replica):
             continue
         old = ix.snapshot.replicas.get(replica.replaces_pk)
         if old is not None and ix.live(old.pk) and ix.state[old.pk] != ReplicaState.DRAINING:
@@ -88,11 +91,15 @@ def _desired(ix: Index, dep: DeploymentFacts) -> int:
         ix.plan.deployment_updates.setdefault(dep.pk, {}).update(desired_replicas=0)
         return 0
     traffic = ix.snapshot.traffic.get(dep.pk)
+    ready = sum(1 for r in active if ix.state[r.pk] == ReplicaState.READY)
     window = TrafficWindow(
         stable_concurrency=traffic.stable_in_flight if traffic else 0.0,
         burst_concurrency=traffic.burst_in_flight if traffic else 0.0,
+        stable_arrival_rate=traffic.stable_arrival_rate if traffic else 0.0,
+        burst_arrival_rate=traffic.burst_arrival_rate if traffic else 0.0,
         held=traffic.held if traffic else 0,
         last_request_at=dep.last_request_at.timestamp() if dep.last_request_at else None,
+        ready=min(ready, current),
     )
     state = ScalerState.from_json(dep.scaler_state)
     decision, state = ix.config.autoscaler(cfg, window, state, current, ix.now_s)
@@ -151,7 +158,16 @@ def _replace_where_needed(ix: Index, dep: DeploymentFacts, desired: int) -> None
         if ix.snapshot.replicas[old_pk].version_pk != (dep.version.pk if dep.version else None)
     )
     for replica in active:
-        if replica.pk in replacing or replica.pk in pairs:
+        if replica.pk in replacing:
+            # a replacement whose node goes away too: not started, it waits for another node;
+            # started, it stops, and the replica it replaces gets a new one next pass
+            if _must_move(ix, replica):
+                if ReplicaState(ix.state[replica.pk]) in NOT_STARTED:
+                    _unplace(ix, replica)
+                else:
+                    _stop(ix, replica, "its node is going away before it took over")
+            continue
+        if replica.pk in pairs:
             continue
         state = ReplicaState(ix.state[replica.pk])
         if _pool_unusable(ix, replica):

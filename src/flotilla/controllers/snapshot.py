@@ -143,6 +143,8 @@ class DeploymentFacts:
 class TrafficFacts:
     stable_in_flight: float = 0.0
     burst_in_flight: float = 0.0
+    stable_arrival_rate: float = 0.0
+    burst_arrival_rate: float = 0.0
     held: int = 0
 
 
@@ -400,8 +402,8 @@ def _traffic(
     deployments: dict[int, DeploymentFacts],
     burst_seconds: float,
 ) -> dict[int, TrafficFacts]:
-    """Per deployment: average in-flight over its history window and the burst window (summed in
-    SQL, over the covered part of each window) and the requests held now."""
+    """Per deployment: average in-flight and arrival rate over its history window and the burst
+    window (summed in SQL, over the covered part of each window) and the requests held now."""
     end = traffic.window_end(session, now, max_lag=burst_seconds)
 
     if end is None or not deployments:
@@ -412,10 +414,14 @@ def _traffic(
     facts: dict[int, TrafficFacts] = {}
     for seconds, pks in by_history.items():
         for pk, window in (traffic.windows(session, pks, end, seconds)).items():
-            facts.setdefault(pk, TrafficFacts()).stable_in_flight = window.average
+            found = facts.setdefault(pk, TrafficFacts())
+            found.stable_in_flight = window.average
+            found.stable_arrival_rate = window.arrival_rate
     pks = list(deployments)
     for pk, window in (traffic.windows(session, pks, end, burst_seconds)).items():
-        facts.setdefault(pk, TrafficFacts()).burst_in_flight = window.average
+        found = facts.setdefault(pk, TrafficFacts())
+        found.burst_in_flight = window.average
+        found.burst_arrival_rate = window.arrival_rate
     for pk, held in (traffic.held_now(session, pks, end, max(burst_seconds, 5.0))).items():
         facts.setdefault(pk, TrafficFacts()).held = held
     return facts

@@ -17,7 +17,17 @@ lasts a sixth of the warm-up and is worth at least one replica. A queue is not l
 burst outruns the replicas, in-flight requests pile up without bound, so a rise that outgrew the
 replicas before it is remembered at most at ``HEADROOM_GROWTH`` × what they were sized for, and
 only for ``QUEUED_MEMORY_SHARE`` of the memory; a burst met without a queue measures its true
-size and corrects larger sizes measured in a queue before it.
+size and corrects larger sizes measured in a queue before it. Headroom never asks for more than
+the highest load the remembered rises reached: in a burst, the floor is the burst itself.
+
+**A queue is not load.** In-flight requests count the work waiting as well as the work being
+served, so when replicas are missing (a spot interruption took some, a burst outran them), the
+queue would read as a burst and bring far more replicas than the traffic needs. The gateways also
+report arrivals, and by Little's law in-flight = arrival rate × time in flight. The autoscaler
+measures the time in flight per request (``service_seconds``) while no replica is missing and
+there is no queue, and while replicas are missing — and for a stable window after, while their
+queue drains — it counts the load as at most arrival rate × that time: the in-flight the traffic
+makes when no replica is missing. With every wanted replica ready, in-flight counts as it is.
 """
 
 from __future__ import annotations
@@ -46,6 +56,16 @@ headroom for this share of the memory only, unless a burst met without a queue c
 MEMORY_BUCKETS = 12
 """The burst memory keeps its largest rise per twelfth of the memory."""
 
+MIN_MEASURED_RATE = 0.5
+"""Arrivals per second the burst window needs before its time in flight is measured."""
+
+SERVICE_SMOOTHING_SECONDS = 30.0
+"""The time-in-flight estimate follows its measurements with this time constant."""
+
+STATE_GRAIN_SECONDS = 15.0
+"""The time in flight is measured, and ``short_at`` moved, at most this often: the state is
+written only when it changes, and a change every pass would be a write every pass."""
+
 HEADROOM_GROWTH = 1.5
 """A rise is remembered at most at this multiple of the load the replicas before it were sized
 for (``target_concurrency`` each): beyond that the deployment was short, and in-flight requests
@@ -60,10 +80,16 @@ class TrafficWindow:
     """Average requests in flight over ``traffic_history_seconds``."""
     burst_concurrency: float = 0.0
     """Average requests in flight over the short burst window."""
+    stable_arrival_rate: float = 0.0
+    """Requests per second arriving over ``traffic_history_seconds``."""
+    burst_arrival_rate: float = 0.0
+    """Requests per second arriving over the short burst window."""
     held: int = 0
     """Requests waiting right now because no replica is ready."""
     last_request_at: float | None = None
     """When the latest request arrived (seconds on the controller's clock)."""
+    ready: int | None = None
+    """Replicas ready to serve now; None: all of the current ones."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +102,16 @@ class ScalerState:
     """(bucket start, highest recommendation in it) over the scale-down window."""
     recent: tuple[tuple[float, float, int], ...] = field(default_factory=tuple)
     """(bucket start, lowest load, fewest replicas) over the last ``warmup_seconds``."""
-    rises: tuple[tuple[float, float, int], ...] = field(default_factory=tuple)
-    """(bucket start, largest rise within a warm-up, 1 if it outgrew the replicas before it)
-    over ``burst_memory_seconds``."""
+    rises: tuple[tuple[float, float, int, float], ...] = field(default_factory=tuple)
+    """(bucket start, largest rise within a warm-up, 1 if it outgrew the replicas before it,
+    the load it reached) over ``burst_memory_seconds``."""
+    service_seconds: float | None = None
+    """Time in flight per request while the deployment is not short of replicas (None: not
+    measured yet)."""
+    service_at: float | None = None
+    """When ``service_seconds`` was last measured."""
+    short_at: float | None = None
+    """When replicas were last missing (some not ready, or requests held)."""
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -88,6 +121,11 @@ class ScalerState:
         if self.recent or self.rises:  # baselines never set them: their state stays as it was
             data["recent"] = [list(b) for b in self.recent]
             data["rises"] = [list(b) for b in self.rises]
+        if self.service_seconds is not None:
+            data["service_seconds"] = self.service_seconds
+            data["service_at"] = self.service_at
+        if self.short_at is not None:
+            data["short_at"] = self.short_at
         return data
 
     @classmethod
@@ -100,11 +138,22 @@ class ScalerState:
         rises = data.get("rises") or []
         assert isinstance(buckets, list) and isinstance(recent, list) and isinstance(rises, list)
         return cls(
-            up_since=float(up_since) if isinstance(up_since, (int, float)) else None,
+            up_since=_number(up_since),
             down_buckets=tuple((float(b[0]), int(b[1])) for b in buckets),
             recent=tuple((float(b[0]), float(b[1]), int(b[2])) for b in recent),
-            rises=tuple((float(b[0]), float(b[1]), int(b[2])) for b in rises),
+            # a rise stored without the load it reached (older state) counts as reaching its size
+            rises=tuple(
+                (float(b[0]), float(b[1]), int(b[2]), float(b[3] if len(b) > 3 else b[1]))
+                for b in rises
+            ),
+            service_seconds=_number(data.get("service_seconds")),
+            service_at=_number(data.get("service_at")),
+            short_at=_number(data.get("short_at")),
         )
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 @dataclass(frozen=True)
@@ -112,6 +161,96 @@ class ScaleDecision:
     desired_replicas: int
     reason: str
     """Shown in events: "concurrency 9.5 > 4 × 2 replicas"."""
+
+
+@dataclass(frozen=True)
+class Load:
+    """The load each window shows, in requests in flight, with a queue taken out when it can."""
+
+    stable: float
+    burst: float
+    queue_free: bool
+    """Whether any queue in it was taken out: rises it shows are load."""
+
+
+def replicas_missing(traffic: TrafficWindow, current: int) -> bool:
+    """Whether replicas are missing now: some not ready yet, or requests held for one."""
+    ready = current if traffic.ready is None else traffic.ready
+    return traffic.held > 0 or ready < current
+
+
+def _recently_short(state: ScalerState, cfg: AutoscaleConfig, now: float) -> bool:
+    """Replicas were missing within the stable window (``short_at`` lags by up to a grain)."""
+    if state.short_at is None:
+        return False
+    return now - state.short_at <= cfg.traffic_history_seconds + STATE_GRAIN_SECONDS
+
+
+def load_of(
+    cfg: AutoscaleConfig, traffic: TrafficWindow, state: ScalerState, current: int, now: float
+) -> Load:
+    """In-flight requests of each window, with the queue taken out where it can be told apart.
+
+    Beyond what the ready replicas are sized for, in-flight may count a queue. It is taken as at
+    most arrival rate × ``service_seconds`` (the in-flight this traffic makes when no replica is
+    missing) when the queue is explained: replicas are missing, or were within the stable window
+    (the queue they left still drains), or the arrivals alone outgrew the replicas (a burst
+    arrived), or — for the stable window — the burst window no longer shows it. Never less than
+    what the ready replicas serve, so a draining queue holds them.
+    Unexplained — every replica ready, arrivals within their size — in-flight counts as it is:
+    the requests got slower.
+    """
+    service = state.service_seconds
+    if service is None:
+        return Load(traffic.stable_concurrency, traffic.burst_concurrency, queue_free=False)
+    ready = current if traffic.ready is None else traffic.ready
+    sized_for = ready * cfg.target_concurrency * (1 + TOLERANCE)
+    missing = _recently_short(state, cfg, now)
+    trusted = True
+
+    def counted(in_flight: float, rate: float, explained: bool) -> float:
+        nonlocal trusted
+        demand = rate * service
+        if in_flight <= sized_for:
+            return in_flight
+        if explained or demand > sized_for:
+            return max(ready * cfg.target_concurrency, min(in_flight, demand))
+        trusted = False
+        return in_flight
+
+    burst = counted(traffic.burst_concurrency, traffic.burst_arrival_rate, missing)
+    # a queue the burst window no longer shows (beyond its jitter) is over: the stable window
+    # only remembers it
+    gone = traffic.burst_concurrency <= ready * cfg.target_concurrency * (1 + BURST_TOLERANCE)
+    stable = counted(traffic.stable_concurrency, traffic.stable_arrival_rate, missing or gone)
+    return Load(stable, burst, queue_free=trusted)
+
+
+def measure_service(
+    cfg: AutoscaleConfig, traffic: TrafficWindow, state: ScalerState, current: int, now: float
+) -> ScalerState:
+    """Note when replicas are missing (``short_at``). When none are, nor were within the stable
+    window, and the burst window had enough arrivals and stayed within what the replicas are
+    sized for (no queue to speak of), fold its time in flight per request (in-flight ÷ arrival
+    rate: Little's law) into ``service_seconds``, smoothed over ``SERVICE_SMOOTHING_SECONDS``."""
+    if replicas_missing(traffic, current):
+        if state.short_at is not None and now - state.short_at < STATE_GRAIN_SECONDS:
+            return state
+        return replace(state, short_at=now)
+    if _recently_short(state, cfg, now):
+        return state  # the queue left by missing replicas may still drain
+    rate = traffic.burst_arrival_rate
+    sized_for = current * cfg.target_concurrency * (1 + TOLERANCE)
+    if rate < MIN_MEASURED_RATE or current == 0 or traffic.burst_concurrency > sized_for:
+        return state
+    measured = traffic.burst_concurrency / rate
+    if state.service_seconds is None or state.service_at is None:
+        return replace(state, service_seconds=measured, service_at=now)
+    if now - state.service_at < STATE_GRAIN_SECONDS:
+        return state
+    weight = 1.0 - math.exp(-max(now - state.service_at, 0.0) / SERVICE_SMOOTHING_SECONDS)
+    service = state.service_seconds + weight * (measured - state.service_seconds)
+    return replace(state, service_seconds=service, service_at=now)
 
 
 def recommend(cfg: AutoscaleConfig, traffic: TrafficWindow, current: int) -> int:
@@ -145,7 +284,12 @@ def _bucket(now: float, window: float, buckets: int) -> float:
 
 
 def remember_load(
-    state: ScalerState, cfg: AutoscaleConfig, load: float, current: int, now: float
+    state: ScalerState,
+    cfg: AutoscaleConfig,
+    load: float,
+    current: int,
+    now: float,
+    queue_free: bool = False,
 ) -> ScalerState:
     """Fold this pass's load into the warm-up window; when a bucket of it completes, fold the
     rise it shows into the memory.
@@ -153,7 +297,8 @@ def remember_load(
     A bucket's level is its lowest load (a rise must last a bucket, not one sample). Its rise is
     that level over the lowest load of the warm-up before it, counted at most at
     ``HEADROOM_GROWTH`` × target × the fewest replicas then, and not at all when that lowest load
-    already exceeded what those replicas were sized for (the window started in a queue).
+    already exceeded what those replicas were sized for (the window started in a queue) — unless
+    the load is ``queue_free`` (see :func:`load_of`): then the rise is taken as it is.
     """
     if cfg.burst_memory_seconds <= 0 or cfg.warmup_seconds <= 0:
         return replace(state, recent=(), rises=())
@@ -161,14 +306,17 @@ def remember_load(
     size = max(warmup / RECENT_BUCKETS, 1.0)
     start = _bucket(now, warmup, RECENT_BUCKETS)
     recent = list(state.recent)
-    rise: tuple[float, bool] | None = None
+    rise: tuple[float, bool, float] | None = None
     if recent and recent[-1][0] == start:
         _, low, few = recent[-1]
         recent[-1] = (start, min(low, load), min(few, current))
     else:
         if recent:
             rise = _rise(
-                cfg, recent[-1], [b for b in recent[:-1] if b[0] >= recent[-1][0] - warmup]
+                cfg,
+                recent[-1],
+                [b for b in recent[:-1] if b[0] >= recent[-1][0] - warmup],
+                queue_free,
             )
         recent.append((start, load, current))
     recent = [b for b in recent if b[0] + size > now - warmup - size]
@@ -177,17 +325,22 @@ def remember_load(
     mem_size = max(memory / MEMORY_BUCKETS, 1.0)
     rises = [b for b in state.rises if b[0] + mem_size > now - memory]
     if rise is not None and rise[0] > 0:
-        size, queued = rise
+        size, queued, level = rise
         if not queued and size >= cfg.target_concurrency:
             # a burst met without a queue measures its true size: larger sizes measured in a
             # queue before it were inflated by that queue
             rises = [b for b in rises if not (b[2] and b[1] > size)]
         mem_start = _bucket(now, memory, MEMORY_BUCKETS)
         if rises and rises[-1][0] == mem_start:
-            if size > rises[-1][1]:
-                rises[-1] = (mem_start, size, int(queued))
+            _, kept, kept_queued, kept_level = rises[-1]
+            rises[-1] = (
+                mem_start,
+                max(size, kept),
+                int(queued) if size > kept else kept_queued,
+                max(level, kept_level),
+            )
         else:
-            rises.append((mem_start, size, int(queued)))
+            rises.append((mem_start, size, int(queued), level))
     return replace(state, recent=tuple(recent), rises=tuple(rises))
 
 
@@ -195,23 +348,30 @@ def _rise(
     cfg: AutoscaleConfig,
     bucket: tuple[float, float, int],
     before: list[tuple[float, float, int]],
-) -> tuple[float, bool]:
-    """The rise a completed bucket shows, and whether it outgrew the replicas before it."""
+    queue_free: bool,
+) -> tuple[float, bool, float]:
+    """The rise a completed bucket shows, whether it outgrew the replicas before it (and so
+    may measure a queue), and the load it reached."""
     if not before:
-        return 0.0, False
+        return 0.0, False, 0.0
     floor = min(b[1] for b in before)
+    if queue_free:
+        rise = max(0.0, bucket[1] - floor)
+        return rise, False, floor + rise
     sized_for = cfg.target_concurrency * max(min(b[2] for b in before), 1) * (1 + TOLERANCE)
     if floor > sized_for:
-        return 0.0, True
+        return 0.0, True, 0.0
     rise = max(0.0, min(bucket[1], floor + HEADROOM_GROWTH * sized_for) - floor)
-    return rise, floor + rise > sized_for
+    return rise, floor + rise > sized_for, floor + rise
 
 
 def headroom(state: ScalerState, cfg: AutoscaleConfig, now: float) -> tuple[int, float]:
-    """Replicas for the recent floor of load plus the largest remembered rise, and that rise.
+    """Replicas for the recent floor of load plus the largest remembered rise — but never for
+    more than the highest load those rises reached — and that rise.
 
     A rise below one replica's ``target_concurrency`` keeps nothing spare: that much is noise,
-    which the slack every replica has above its target absorbs.
+    which the slack every replica has above its target absorbs. The cap matters within a burst:
+    there the floor is the burst's own level, and another rise on top of it was never seen.
     """
     memory = float(cfg.burst_memory_seconds)
     warmup = float(cfg.warmup_seconds)
@@ -219,20 +379,19 @@ def headroom(state: ScalerState, cfg: AutoscaleConfig, now: float) -> tuple[int,
         return 0, 0.0
     mem_size = max(memory / MEMORY_BUCKETS, 1.0)
     uncertain = memory * QUEUED_MEMORY_SHARE
-    rise = max(
-        (
-            size
-            for start, size, queued in state.rises
-            if start + mem_size > now - (uncertain if queued else memory)
-        ),
-        default=0.0,
-    )
+    kept = [
+        (size, level)
+        for start, size, queued, level in state.rises
+        if start + mem_size > now - (uncertain if queued else memory)
+    ]
+    rise = max((size for size, _ in kept), default=0.0)
     if rise < cfg.target_concurrency:
         return 0, 0.0
     size = max(warmup / RECENT_BUCKETS, 1.0)
     floor = min((b[1] for b in state.recent if b[0] + size > now - warmup), default=0.0)
+    reached = max(level for _, level in kept)
     per_replica = cfg.target_concurrency * (1 + TOLERANCE)
-    return math.ceil((floor + rise) / per_replica - 1e-9), rise
+    return math.ceil(min(floor + rise, max(reached, floor)) / per_replica - 1e-9), rise
 
 
 def _record_down(state: ScalerState, cfg: AutoscaleConfig, want: int, now: float) -> ScalerState:
@@ -273,10 +432,13 @@ def decide_replicas(
     now: float,
 ) -> tuple[ScaleDecision, ScalerState]:
     """The replica count for this pass, and what to remember for the next."""
+    state = measure_service(cfg, traffic, state, current, now)
+    measured = load_of(cfg, traffic, state, current, now)
+    traffic = replace(traffic, stable_concurrency=measured.stable, burst_concurrency=measured.burst)
     want = recommend(cfg, traffic, current)
     idle_for = math.inf if traffic.last_request_at is None else now - traffic.last_request_at
     load = max(traffic.stable_concurrency, traffic.burst_concurrency)
-    state = remember_load(state, cfg, traffic.burst_concurrency, current, now)
+    state = remember_load(state, cfg, traffic.burst_concurrency, current, now, measured.queue_free)
     spare, rise = 0, 0.0
     if traffic.held > 0 or idle_for < cfg.scale_to_zero_delay_seconds:
         want = max(want, 1)  # traffic is recent: stay warm until scale-to-zero applies

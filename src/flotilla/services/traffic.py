@@ -100,10 +100,12 @@ async def prune(session: AsyncSession, now: datetime) -> None:
 
 @dataclass
 class Window:
-    """Average in-flight requests per deployment over one window, and how much of it was covered."""
+    """Average in-flight requests and arrivals per second of one deployment over one window, and
+    how much of it was covered."""
 
     average: float
     covered_seconds: float
+    arrival_rate: float = 0.0
 
 
 def _clip(column: Any, bound: Any, upper: bool) -> Any:
@@ -129,8 +131,15 @@ def _window_query() -> Any:
     end = sa.bindparam("end", type_=sa.Float())
     start = _clip(_T.start_s, lo, upper=False)
     stop = _clip(_T.end_s, end, upper=True)
+    # a sample's arrivals count in proportion to the part of it inside the window
+    share = (stop - start) / sa.func.nullif(_T.end_s - _T.start_s, 0.0)
     return (
-        sa.select(_T.deployment_pk, sa.func.sum(_T.in_flight * (stop - start)), sa.func.min(start))
+        sa.select(
+            _T.deployment_pk,
+            sa.func.sum(_T.in_flight * (stop - start)),
+            sa.func.min(start),
+            sa.func.sum(_T.arrivals * share),
+        )
         .where(
             _T.end_s > lo,
             _T.start_s < end,
@@ -146,14 +155,19 @@ _WINDOW = _window_query()
 def windows(
     session: Session, deployment_pks: list[int], end: float, seconds: float
 ) -> dict[int, Window]:
-    """Time-weighted in-flight averages over [end - seconds, end) for these deployments."""
+    """Time-weighted in-flight averages and arrival rates over [end - seconds, end) for these
+    deployments."""
     if not deployment_pks:
         return {}
     result = session.execute(_WINDOW, {"lo": end - seconds, "end": end, "pks": deployment_pks})
     found = {}
-    for pk, integral, first in result.all():
+    for pk, integral, first, arrivals in result.all():
         covered = max(end - float(first), 1e-9)
-        found[pk] = Window(average=float(integral or 0.0) / covered, covered_seconds=covered)
+        found[pk] = Window(
+            average=float(integral or 0.0) / covered,
+            covered_seconds=covered,
+            arrival_rate=float(arrivals or 0.0) / covered,
+        )
     return found
 
 
