@@ -10,6 +10,9 @@ import functools
 import os
 import re
 import shlex
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +79,34 @@ class Cli:
     def ok_without_env(self, *args: str) -> str:
         """As a user who relies on ``$FLOTILLA_HOME/credentials`` alone."""
         return self.ok(*args, FLOTILLA_URL=None, FLOTILLA_TOKEN=None, FLOTILLA_GATEWAY_URL=None)
+
+
+def start_follower(cli: Cli, *args: str) -> subprocess.Popen[str]:
+    """``flotilla ARGS`` in a process of its own, as the test's user, output piped; a Python
+    traceback of every thread goes to its stderr on SIGABRT."""
+    env = {**os.environ, **{k: v for k, v in cli.env().items() if v is not None}}
+    return subprocess.Popen(
+        [sys.executable, "-X", "faulthandler", "-m", "flotilla.cli.main", *args],
+        env={**env, "PYTHONFAULTHANDLER": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop_with_ctrl_c(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C, as a user stops a follower: it must exit 0 within 10 s. If it does not, the
+    failure says where it hangs (its signal masks, and every thread's traceback)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        status = Path(f"/proc/{process.pid}/status").read_text().splitlines()
+        masks = [line for line in status if line.startswith(("State", "Sig", "ShdPnd"))]
+        process.send_signal(signal.SIGABRT)
+        _, stderr = process.communicate(timeout=10)
+        raise AssertionError(f"still running 10 s after Ctrl-C: {masks}\n{stderr}") from None
+    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
 
 
 @pytest.fixture

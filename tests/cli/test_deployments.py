@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, start_follower, stop_with_ctrl_c
 from tests.client.live import EXAMPLES, Live
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -114,20 +110,11 @@ def test_logs_follow_prints_new_lines_until_stopped(echo: Cli, live: Live) -> No
     echo.ok("deployment", "create", "web", "-m", "echo")
     replica = live.add_ready_replica(echo.user.id, "web")
     live.write_logs(replica, (T0, "loading"))
-    env = {**os.environ, **{k: v for k, v in echo.env().items() if v is not None}}
-    follower = subprocess.Popen(
-        [sys.executable, "-m", "flotilla.cli.main", "logs", "web", "-f"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    follower = start_follower(echo, "logs", "web", "-f")
     try:
         assert follower.stdout is not None
         assert follower.stdout.readline().endswith(f" {replica} loading\n")
         live.write_logs(replica, (T0 + timedelta(seconds=1), "ready"))
         assert follower.stdout.readline().endswith(f" {replica} ready\n")
     finally:
-        follower.send_signal(signal.SIGINT)
-        follower.wait(10)
-    assert follower.returncode == 0
+        stop_with_ctrl_c(follower)

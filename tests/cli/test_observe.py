@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 
 import yaml
 
 from flotilla.domain.quantities import parse_memory
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, start_follower, stop_with_ctrl_c
 from tests.client.live import Live
 
 
@@ -31,14 +28,7 @@ def test_events_show_what_happened_oldest_first_and_filter(cli: Cli) -> None:
 
 def test_events_follow_prints_new_events_as_they_happen(cli: Cli, live: Live) -> None:
     """Followed in a process of its own, stopped as a user stops it (Ctrl-C)."""
-    env = {**os.environ, **{k: v for k, v in cli.env().items() if v is not None}}
-    follower = subprocess.Popen(
-        [sys.executable, "-m", "flotilla.cli.main", "events", "-f", "--kind", "compute_cluster"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    follower = start_follower(cli, "events", "-f", "--kind", "compute_cluster")
     try:
         assert follower.stdout is not None
         header = follower.stdout.readline()
@@ -51,9 +41,7 @@ def test_events_follow_prints_new_events_as_they_happen(cli: Cli, live: Live) ->
         assert "compute_cluster/later" in line
         assert "CLUSTER_CREATED" in line
     finally:
-        follower.send_signal(2)
-        follower.wait(10)
-    assert follower.returncode == 0, follower.stderr.read() if follower.stderr else ""
+        stop_with_ctrl_c(follower)
 
 
 def test_usage_is_shown_grouped_over_a_range(cli: Cli) -> None:
