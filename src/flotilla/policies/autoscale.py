@@ -25,9 +25,12 @@ served, so when replicas are missing (a spot interruption took some, a burst out
 queue would read as a burst and bring far more replicas than the traffic needs. The gateways also
 report arrivals, and by Little's law in-flight = arrival rate × time in flight. The autoscaler
 measures the time in flight per request (``service_seconds``) while no replica is missing and
-there is no queue, and while replicas are missing — and for a stable window after, while their
-queue drains — it counts the load as at most arrival rate × that time: the in-flight the traffic
-makes when no replica is missing. With every wanted replica ready, in-flight counts as it is.
+there is no queue. Beyond what the ready replicas are sized for, it counts the load as at most
+arrival rate × that time (the in-flight the traffic makes when no replica is missing) whenever
+the queue is explained: replicas are missing, or were within the stable window (their queue
+still drains), or the arrivals alone outgrew the replicas (a burst arrived). A queue nothing
+explains — every wanted replica ready, arrivals within their size — counts as load: the
+requests got slower.
 """
 
 from __future__ import annotations
