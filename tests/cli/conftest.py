@@ -83,7 +83,10 @@ class Cli:
 
 def start_follower(cli: Cli, *args: str) -> subprocess.Popen[str]:
     """``flotilla ARGS`` in a process of its own, as the test's user, output piped; a Python
-    traceback of every thread goes to its stderr on SIGABRT."""
+    traceback of every thread goes to its stderr on SIGABRT.
+
+    Ctrl-C works in it as in a terminal, even when the tests run where SIGINT is ignored (a
+    shell's background job: its children inherit the ignoring, and Python keeps it)."""
     env = {**os.environ, **{k: v for k, v in cli.env().items() if v is not None}}
     return subprocess.Popen(
         [sys.executable, "-X", "faulthandler", "-m", "flotilla.cli.main", *args],
@@ -91,7 +94,12 @@ def start_follower(cli: Cli, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_ctrl_c,
     )
+
+
+def _default_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop_with_ctrl_c(process: subprocess.Popen[str]) -> None:
