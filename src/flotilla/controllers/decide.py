@@ -53,6 +53,10 @@ class DecideConfig:
     autoscaler: Autoscaler = decide_replicas
 
 
+_ENDED: frozenset[str | None] = frozenset({ReplicaState.STOPPED, ReplicaState.FAILED, None})
+"""States (as stored or decided) of replicas that are over; None: not known to this pass."""
+
+
 @dataclass
 class Index:
     """The snapshot, indexed, plus what this pass has decided so far."""
@@ -78,7 +82,7 @@ class Index:
         return self.snapshot.now.timestamp()
 
     def live(self, pk: int) -> bool:
-        return self.state.get(pk) not in (ReplicaState.STOPPED, ReplicaState.FAILED, None)
+        return self.state.get(pk) not in _ENDED
 
     def set_state(
         self, replica: ReplicaFacts, state: ReplicaState, reason: str | None = None
