@@ -31,7 +31,7 @@ async def test_a_window_averages_in_flight_and_prorates_arrivals_of_samples_it_c
             ],
         )
     async with ctx.db.read() as s:
-        found = await s.run_sync(lambda sync: traffic.windows(sync, [pk], 1020.0, 15.0))
+        found = await s.run_sync(lambda sync: traffic.windows(sync, 1020.0, 15.0))
     window = found[pk]
     assert window.covered_seconds == pytest.approx(15.0)
     assert window.average == pytest.approx((2.0 * 5 + 6.0 * 10) / 15)

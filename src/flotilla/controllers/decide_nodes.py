@@ -7,7 +7,6 @@ from collections import defaultdict
 from flotilla.controllers.decide import ACTIVE_NODE_STATES, Index
 from flotilla.controllers.plan import NewNodePlan
 from flotilla.controllers.snapshot import DeploymentFacts, NodeFacts, PoolRow
-from flotilla.domain.specs import AutoscaleConfig
 from flotilla.domain.states import (
     SELF_MANAGED_PROVIDERS,
     CapacityType,
@@ -233,7 +232,7 @@ def schedule_and_grow(ix: Index) -> None:
         ]
         if not pending:
             continue
-        cfg = AutoscaleConfig.model_construct(**dep.autoscale_config)
+        cfg = dep.autoscale
         facts = _pool_facts(ix, dep, plans, utilization)
         order = order_pools(SchedulingChoice(dep.scheduling_choice), facts, dep.pk)
         for replica in pending:

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from flotilla.controllers.decide import ACTIVE_NODE_STATES, Index
 from flotilla.controllers.plan import NewReplicaPlan
 from flotilla.controllers.snapshot import DeploymentFacts, ReplicaFacts
-from flotilla.domain.specs import AutoscaleConfig
 from flotilla.domain.states import NodeState, ReplicaState
-from flotilla.policies.autoscale import ScalerState, TrafficWindow
+from flotilla.policies.autoscale import TrafficWindow
 
 NOT_STARTED = (ReplicaState.PENDING, ReplicaState.PLACED)
 STATE_RANK = {
@@ -79,7 +78,7 @@ def _active(ix: Index, dep: DeploymentFacts) -> list[ReplicaFacts]:
 
 
 def _desired(ix: Index, dep: DeploymentFacts) -> int:
-    cfg = AutoscaleConfig.model_construct(**dep.autoscale_config)
+    cfg = dep.autoscale
     active = _active(ix, dep)
     current = len(active) - len(_pairs(ix, active))
     blocked = _blocked_reason(ix, dep)
@@ -101,11 +100,10 @@ def _desired(ix: Index, dep: DeploymentFacts) -> int:
         last_request_at=dep.last_request_at.timestamp() if dep.last_request_at else None,
         ready=min(ready, current),
     )
-    state = ScalerState.from_json(dep.scaler_state)
-    decision, state = ix.config.autoscaler(cfg, window, state, current, ix.now_s)
+    decision, state = ix.config.autoscaler(cfg, window, dep.scaler, current, ix.now_s)
 
     updates: dict[str, object] = {}
-    if state.to_json() != (dep.scaler_state or ScalerState().to_json()):
+    if state != dep.scaler:
         updates["scaler_state"] = state.to_json()
     if decision.desired_replicas != dep.desired_replicas:
         updates["desired_replicas"] = decision.desired_replicas

@@ -6,6 +6,8 @@ Rows are loaded with Core selects into slotted dataclasses (no ORM objects): a p
 
 from __future__ import annotations
 
+import functools
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,9 +16,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from flotilla.domain.specs import AutoscaleConfig
 from flotilla.domain.states import NODE_GONE_STATES, REPLICA_ENDED_STATES, CapacityType, ClusterType
 from flotilla.domain.status import TokenFacts, cluster_token_problem
+from flotilla.policies.autoscale import ScalerState
 from flotilla.services import traffic
+from flotilla.store.prepared import PointQuery, fetch
 from flotilla.store.tables import (
     CapacityShortageRow,
     ClusterRow,
@@ -130,8 +135,10 @@ class DeploymentFacts:
     model_version: str
     scheduling_choice: str
     autoscale_config: dict[str, Any]
+    """As stored: the fields the user set."""
+    autoscale: AutoscaleConfig
     desired_replicas: int
-    scaler_state: dict[str, Any] | None
+    scaler: ScalerState
     status_reason: str | None
     last_request_at: datetime | None = None
     version: VersionFacts | None = None
@@ -164,7 +171,7 @@ class Snapshot:
 
 
 _NP, _CL, _TK = NodepoolRow.__table__.c, ClusterRow.__table__.c, TokenRow.__table__.c
-_POOLS = (
+_POOLS = PointQuery(
     sa.select(
         _NP.pk,
         _NP.id,
@@ -188,14 +195,16 @@ _POOLS = (
     .join_from(NodepoolRow.__table__, ClusterRow.__table__, _CL.pk == _NP.cluster_pk)
     .outerjoin(TokenRow.__table__, _TK.pk == _CL.token_pk)
 )
-_CLUSTERS_DELETING = sa.select(_CL.pk, _CL.id, _CL.owner_pk).where(_CL.deleting_at.is_not(None))
+_CLUSTERS_DELETING = PointQuery(
+    sa.select(_CL.pk, _CL.id, _CL.owner_pk).where(_CL.deleting_at.is_not(None))
+)
 
 
 def _pools(
     session: Session, now: datetime
 ) -> tuple[dict[int, PoolRow], dict[int, tuple[str, int]]]:
     pools = {}
-    for row in session.execute(_POOLS).all():
+    for row in fetch(session, _POOLS):
         (
             pk,
             pid,
@@ -233,30 +242,32 @@ def _pools(
             deleting=np_del is not None or c_del is not None,
             token_problem=cluster_token_problem(ClusterType(ctype), token, now),
         )
-    deleting = session.execute(_CLUSTERS_DELETING)
-    return pools, {pk: (cid, owner) for pk, cid, owner in deleting.all()}
+    deleting = fetch(session, _CLUSTERS_DELETING)
+    return pools, {pk: (cid, owner) for pk, cid, owner in deleting}
 
 
 _N = NodeRow.__table__.c
-_NODES = sa.select(
-    _N.pk,
-    _N.id,
-    _N.nodepool_pk,
-    _N.instance_type,
-    _N.capacity_type,
-    _N.state,
-    _N.provider_instance_id,
-    _N.price_per_hour,
-    _N.cordoned,
-    _raw(_N.created_at),
-    _raw(_N.launched_at),
-    _raw(_N.ready_at),
-    _raw(_N.last_heartbeat_at),
-    _raw(_N.interruption_deadline_at),
-    _raw(_N.empty_since),
-    _N.replaces_pk,
-    _N.capacity,
-).where(_N.state.not_in(_GONE))
+_NODES = PointQuery(
+    sa.select(
+        _N.pk,
+        _N.id,
+        _N.nodepool_pk,
+        _N.instance_type,
+        _N.capacity_type,
+        _N.state,
+        _N.provider_instance_id,
+        _N.price_per_hour,
+        _N.cordoned,
+        _raw(_N.created_at),
+        _raw(_N.launched_at),
+        _raw(_N.ready_at),
+        _raw(_N.last_heartbeat_at),
+        _raw(_N.interruption_deadline_at),
+        _raw(_N.empty_since),
+        _N.replaces_pk,
+        _N.capacity,
+    ).where(_N.state.not_in(_GONE))
+)
 
 
 def _nodes(session: Session, times: _Times) -> dict[int, NodeFacts]:
@@ -280,7 +291,7 @@ def _nodes(session: Session, times: _Times) -> dict[int, NodeFacts]:
         empty,
         replaces,
         cap,
-    ) in session.execute(_NODES).all():
+    ) in fetch(session, _NODES):
         nodes[pk] = NodeFacts(
             pk,
             nid,
@@ -304,64 +315,84 @@ def _nodes(session: Session, times: _Times) -> dict[int, NodeFacts]:
 
 
 _R = ReplicaRow.__table__.c
-_REPLICAS = sa.select(
-    _R.pk,
-    _R.id,
-    _R.deployment_pk,
-    _R.model_version_pk,
-    _R.nodepool_pk,
-    _R.node_pk,
-    _R.state,
-    _R.replaces_pk,
-    _raw(_R.created_at),
-).where(_R.state.not_in(_ENDED))
+_REPLICAS = PointQuery(
+    sa.select(
+        _R.pk,
+        _R.id,
+        _R.deployment_pk,
+        _R.model_version_pk,
+        _R.nodepool_pk,
+        _R.node_pk,
+        _R.state,
+        _R.replaces_pk,
+        _raw(_R.created_at),
+    ).where(_R.state.not_in(_ENDED))
+)
 
 
 def _replicas(session: Session, times: _Times) -> dict[int, ReplicaFacts]:
     return {
         pk: ReplicaFacts(pk, rid, dep, version, pool, node, state, replaces, times(created))  # type: ignore[arg-type]
-        for pk, rid, dep, version, pool, node, state, replaces, created in session.execute(
-            _REPLICAS
-        ).all()
+        for pk, rid, dep, version, pool, node, state, replaces, created in fetch(session, _REPLICAS)
     }
 
 
 _D = DeploymentRow.__table__.c
-_DEPLOYMENTS = sa.select(
-    _D.pk,
-    _D.id,
-    _D.owner_pk,
-    _D.enabled,
-    _D.deleting_at,
-    _D.model_pk,
-    _D.model_version,
-    _D.scheduling_choice,
-    _D.autoscale_config,
-    _D.desired_replicas,
-    _D.scaler_state,
-    _D.status_reason,
-    _D.last_request_at,
+_DEPLOYMENTS = PointQuery(
+    sa.select(
+        _D.pk,
+        _D.id,
+        _D.owner_pk,
+        _D.enabled,
+        _D.deleting_at,
+        _D.model_pk,
+        _D.model_version,
+        _D.scheduling_choice,
+        sa.cast(_D.autoscale_config, sa.Text()),
+        _D.desired_replicas,
+        sa.cast(_D.scaler_state, sa.Text()),
+        _D.status_reason,
+        _D.last_request_at,
+    )
 )
 _DN = DeploymentNodepoolRow.__table__.c
-_LINKS = sa.select(_DN.deployment_pk, _DN.nodepool_pk, _DN.priority, _DN.position)
+_LINKS = PointQuery(sa.select(_DN.deployment_pk, _DN.nodepool_pk, _DN.priority, _DN.position))
 _MV = ModelVersionRow.__table__.c
-_VERSIONS = (
+_VERSIONS = PointQuery(
     sa.select(_MV.pk, _MV.id, _MV.model_pk, _MV.resources)
-    .where(_MV.model_pk.in_(sa.bindparam("model_pks", expanding=True)))
+    .where(_MV.model_pk.in_(sa.select(_D.model_pk)))
     .order_by(_MV.pk)
 )
 _CS = CapacityShortageRow.__table__.c
-_SHORTAGES = sa.select(
-    _CS.provider, _CS.region, _CS.instance_type, _CS.capacity_type, _CS.until
-).where(_CS.until > sa.bindparam("now", type_=_CS.until.type))
+_SHORTAGES = PointQuery(
+    sa.select(_CS.provider, _CS.region, _CS.instance_type, _CS.capacity_type, _CS.until).where(
+        _CS.until > sa.bindparam("now", type_=_CS.until.type)
+    )
+)
+
+
+# Deployments' JSON columns, read as text and decoded once per distinct value: the autoscale
+# configuration rarely changes, and a scaler state often stays the same from one pass to the next.
+# The decoded values are shared between passes and never modified.
+
+
+@functools.lru_cache(maxsize=1024)
+def _autoscale(text: str) -> tuple[dict[str, Any], AutoscaleConfig]:
+    config = json.loads(text)
+    return config, AutoscaleConfig.model_construct(**config)
+
+
+@functools.lru_cache(maxsize=1024)
+def _scaler_state(text: str | None) -> ScalerState:
+    return ScalerState.from_json(None if text is None else json.loads(text))
 
 
 def _deployments(
     session: Session,
 ) -> tuple[dict[int, DeploymentFacts], dict[int, dict[str, Any]]]:
-    result = session.execute(_DEPLOYMENTS)
     deployments = {}
-    for row in result.all():
+    for row in fetch(session, _DEPLOYMENTS):
+        config, autoscale = _autoscale(row[8])
         deployments[row[0]] = DeploymentFacts(
             pk=row[0],
             id=row[1],
@@ -371,22 +402,20 @@ def _deployments(
             model_pk=row[5],
             model_version=row[6],
             scheduling_choice=row[7],
-            autoscale_config=row[8],
+            autoscale_config=config,
+            autoscale=autoscale,
             desired_replicas=row[9],
-            scaler_state=row[10],
+            scaler=_scaler_state(row[10]),
             status_reason=row[11],
             last_request_at=row[12],
         )
-    links = session.execute(_LINKS)
-    for deployment_pk, pool_pk, priority, position in links.all():
+    for deployment_pk, pool_pk, priority, position in fetch(session, _LINKS):
         if deployment_pk in deployments:
             deployments[deployment_pk].pools.append((pool_pk, priority, position))
-    model_pks = {dep.model_pk for dep in deployments.values()}
     resources: dict[int, dict[str, Any]] = {}
-    if model_pks:
-        versions = session.execute(_VERSIONS, {"model_pks": sorted(model_pks)})
+    if deployments:
         by_model: dict[int, dict[str, VersionFacts]] = {}
-        for pk, vid, model_pk, needs in versions.all():
+        for pk, vid, model_pk, needs in fetch(session, _VERSIONS):
             facts = VersionFacts(pk, vid, needs)
             resources[pk] = needs
             by_model.setdefault(model_pk, {})[vid] = facts
@@ -413,17 +442,20 @@ def _traffic(
         by_history[float(dep.autoscale_config.get("traffic_history_seconds", 300))].append(pk)
     facts: dict[int, TrafficFacts] = {}
     for seconds, pks in by_history.items():
-        for pk, window in (traffic.windows(session, pks, end, seconds)).items():
+        stable = traffic.windows(session, end, seconds)
+        for pk in pks:
+            if (window := stable.get(pk)) is not None:
+                found = facts.setdefault(pk, TrafficFacts())
+                found.stable_in_flight = window.average
+                found.stable_arrival_rate = window.arrival_rate
+    for pk, window in traffic.windows(session, end, burst_seconds).items():
+        if pk in deployments:
             found = facts.setdefault(pk, TrafficFacts())
-            found.stable_in_flight = window.average
-            found.stable_arrival_rate = window.arrival_rate
-    pks = list(deployments)
-    for pk, window in (traffic.windows(session, pks, end, burst_seconds)).items():
-        found = facts.setdefault(pk, TrafficFacts())
-        found.burst_in_flight = window.average
-        found.burst_arrival_rate = window.arrival_rate
-    for pk, held in (traffic.held_now(session, pks, end, max(burst_seconds, 5.0))).items():
-        facts.setdefault(pk, TrafficFacts()).held = held
+            found.burst_in_flight = window.average
+            found.burst_arrival_rate = window.arrival_rate
+    for pk, held in traffic.held_now(session, end, max(burst_seconds, 5.0)).items():
+        if pk in deployments:
+            facts.setdefault(pk, TrafficFacts()).held = held
     return facts
 
 
@@ -431,14 +463,14 @@ def load(session: Session, now: datetime, burst_seconds: float) -> Snapshot:
     times = _Times()
     pools, clusters_deleting = _pools(session, now)
     deployments, versions = _deployments(session)
-    shortages_rows = session.execute(_SHORTAGES, {"now": now})
+    shortages_rows = fetch(session, _SHORTAGES, {"now": now})
     return Snapshot(
         now=now,
         deployments=deployments,
         pools=pools,
         nodes=_nodes(session, times),
         replicas=_replicas(session, times),
-        shortages={(p, r, t, CapacityType(c)): until for p, r, t, c, until in shortages_rows.all()},
+        shortages={(p, r, t, CapacityType(c)): until for p, r, t, c, until in shortages_rows},
         traffic=_traffic(session, now, deployments, burst_seconds),
         clusters_deleting=clusters_deleting,
         versions=versions,

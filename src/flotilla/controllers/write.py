@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from flotilla.controllers.plan import Plan
 from flotilla.controllers.snapshot import Snapshot
 from flotilla.domain.states import NodeState, ReplicaState
+from flotilla.store.prepared import Prepared, execute_many
 from flotilla.store.tables import (
     ClusterRow,
     DeploymentRow,
@@ -163,15 +164,29 @@ def _update_nodes(session: Session, plan: Plan, snapshot: Snapshot, now: datetim
         )
 
 
-def _update_deployments(session: Session, plan: Plan) -> None:
-    c = _DEPLOYMENTS.c
-    for columns, pks in _by_columns(plan.deployment_updates).items():
-        statement = (
+_DEPLOYMENT_UPDATES: dict[tuple[str, ...], Prepared] = {}
+"""By the columns set: a pass updates most deployments (their scaler state), with few shapes."""
+
+
+def _deployment_update(columns: tuple[str, ...]) -> Prepared:
+    found = _DEPLOYMENT_UPDATES.get(columns)
+    if found is None:
+        c = _DEPLOYMENTS.c
+        found = _DEPLOYMENT_UPDATES[columns] = Prepared(
             sa.update(_DEPLOYMENTS)
             .where(c.pk == sa.bindparam("b_pk"))
-            .values({name: sa.bindparam(name) for name in columns})
+            .values({name: sa.bindparam(name, type_=c[name].type) for name in columns})
         )
-        session.execute(statement, [{**plan.deployment_updates[pk], "b_pk": pk} for pk in pks])
+    return found
+
+
+def _update_deployments(session: Session, plan: Plan) -> None:
+    for columns, pks in _by_columns(plan.deployment_updates).items():
+        execute_many(
+            session,
+            _deployment_update(columns),
+            [{**plan.deployment_updates[pk], "b_pk": pk} for pk in pks],
+        )
 
 
 def write_plan(session: Session, plan: Plan, snapshot: Snapshot, now: datetime) -> None:

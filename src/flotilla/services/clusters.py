@@ -173,7 +173,7 @@ async def get_cluster(
     if ctx.system_user_pk is None:  # before bootstrap: the shared cluster by its type
         stmt = _by_id_select(visible_cluster(caller))
     else:
-        stmt, params["system_pk"] = _by_id().stmt, ctx.system_user_pk
+        stmt, params["system_pk"] = _by_id().statement, ctx.system_user_pk
     row = (await session.execute(stmt, params)).first()
     return _found(ctx, caller, cluster_id, row)
 

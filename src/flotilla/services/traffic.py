@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from flotilla.store.prepared import PointQuery, fetch
 from flotilla.store.tables import DeploymentRow, TrafficSampleRow
 
 RETENTION_SECONDS = 86_400 + 600
@@ -114,13 +115,13 @@ def _clip(column: Any, bound: Any, upper: bool) -> Any:
 
 
 _T = _SAMPLES.c
-_NEWEST = sa.select(sa.func.max(_T.end_s))
+_NEWEST = PointQuery(sa.select(sa.func.max(_T.end_s)))
 
 
 def window_end(session: Session, now: datetime, max_lag: float) -> float | None:
     """Where windows end: at the newest report, since the last moments are yet to be reported —
     but never more than ``max_lag`` before now, so that when reports stop, silence counts."""
-    newest = session.scalar(_NEWEST)
+    newest = fetch(session, _NEWEST)[0][0]
     if newest is None:
         return None
     return min(max(float(newest), now.timestamp() - max_lag), now.timestamp())
@@ -140,28 +141,19 @@ def _window_query() -> Any:
             sa.func.min(start),
             sa.func.sum(_T.arrivals * share),
         )
-        .where(
-            _T.end_s > lo,
-            _T.start_s < end,
-            _T.deployment_pk.in_(sa.bindparam("pks", expanding=True)),
-        )
+        .where(_T.end_s > lo, _T.start_s < end)
         .group_by(_T.deployment_pk)
     )
 
 
-_WINDOW = _window_query()
+_WINDOW = PointQuery(_window_query())
 
 
-def windows(
-    session: Session, deployment_pks: list[int], end: float, seconds: float
-) -> dict[int, Window]:
-    """Time-weighted in-flight averages and arrival rates over [end - seconds, end) for these
-    deployments."""
-    if not deployment_pks:
-        return {}
-    result = session.execute(_WINDOW, {"lo": end - seconds, "end": end, "pks": deployment_pks})
+def windows(session: Session, end: float, seconds: float) -> dict[int, Window]:
+    """Time-weighted in-flight averages and arrival rates over [end - seconds, end), for each
+    deployment reported on in that time."""
     found = {}
-    for pk, integral, first, arrivals in result.all():
+    for pk, integral, first, arrivals in fetch(session, _WINDOW, {"lo": end - seconds, "end": end}):
         covered = max(end - float(first), 1e-9)
         found[pk] = Window(
             average=float(integral or 0.0) / covered,
@@ -171,25 +163,18 @@ def windows(
     return found
 
 
-_HELD = (
+_HELD = PointQuery(
     sa.select(_T.deployment_pk, _T.gateway, _T.held)
-    .where(
-        _T.end_s > sa.bindparam("since", type_=sa.Float()),
-        _T.deployment_pk.in_(sa.bindparam("pks", expanding=True)),
-    )
+    .where(_T.end_s > sa.bindparam("since", type_=sa.Float()))
     .order_by(_T.end_s)
 )
 
 
-def held_now(
-    session: Session, deployment_pks: list[int], end: float, interval: float
-) -> dict[int, int]:
-    """Requests held at the newest report of each gateway (reports within ``interval`` of the end)."""
-    if not deployment_pks:
-        return {}
-    result = session.execute(_HELD, {"since": end - interval, "pks": deployment_pks})
+def held_now(session: Session, end: float, interval: float) -> dict[int, int]:
+    """Requests held at the newest report of each gateway (reports within ``interval`` of the
+    end), per deployment."""
     newest: dict[tuple[int, str], int] = {}
-    for pk, gateway, held in result.all():
+    for pk, gateway, held in fetch(session, _HELD, {"since": end - interval}):
         newest[(pk, gateway)] = held
     totals: dict[int, int] = defaultdict(int)
     for (pk, _), held in newest.items():

@@ -155,7 +155,7 @@ class Database:
         the latest committed data, like ``read``. For a row or a few found by an index only."""
         if self._points is None:
             async with self.read() as session:
-                return (await session.execute(query.stmt, params)).first()
+                return (await session.execute(query.statement, params)).first()
         return await self._points.first(query, params)
 
     async def read_in_thread(self, work: Callable[[Session], T]) -> T:

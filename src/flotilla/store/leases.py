@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from flotilla.store.prepared import Prepared, execute
 from flotilla.store.tables import ControllerLeaseRow
 
 
@@ -50,6 +51,7 @@ _HOLDS = (
     )
     .values(expires_at=sa.bindparam("b_expires", type_=_AT))
 )
+_HOLDS_PREPARED = Prepared(_HOLDS)
 """Prebuilt Core statements: the leader renews its lease every few seconds."""
 
 
@@ -140,8 +142,9 @@ def holds_named_sync(
     session: Session, name: str, token: str, now: datetime, ttl_seconds: float
 ) -> bool:
     """``holds_named`` for work running in a worker thread."""
-    result = session.execute(
-        _HOLDS,
+    touched = execute(
+        session,
+        _HOLDS_PREPARED,
         {
             "b_name": name,
             "b_token": token,
@@ -149,4 +152,4 @@ def holds_named_sync(
             "b_expires": now + timedelta(seconds=ttl_seconds),
         },
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return touched == 1

@@ -13,8 +13,8 @@ it:
   prepared by the driver after a few uses).
 
 Each statement sees the latest committed data, as ``Database.read`` sessions do. Column types
-convert results as SQLAlchemy would (``UTCDateTime`` gives aware UTC datetimes on both).
-Parameters are passed as given: only types the driver takes as they are (ints, strings).
+convert results as SQLAlchemy would (``UTCDateTime`` gives aware UTC datetimes on both), and
+parameters as SQLAlchemy would bind them (``store.prepared``).
 """
 
 from __future__ import annotations
@@ -22,45 +22,16 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.compiler import SQLCompiler
 
-Processor = Callable[[Any], Any] | None
+from flotilla.store.prepared import PointQuery
+
+__all__ = ["PG_CONNECTIONS", "PointQuery", "PointReader"]
 PG_CONNECTIONS = 4
 """Point reads take well under a millisecond each: a few connections serve many requests."""
-
-
-class PointQuery:
-    """A SELECT compiled once per dialect, with its result converters and row type."""
-
-    def __init__(self, stmt: Select[Any]) -> None:
-        self.stmt = stmt
-        self.row_type: Any = namedtuple("Row", stmt.selected_columns.keys())  # type: ignore[misc]
-        self._compiled: dict[str, tuple[SQLCompiler, list[Processor]]] = {}
-
-    def compiled(self, dialect: Dialect) -> tuple[SQLCompiler, list[Processor]]:
-        found = self._compiled.get(dialect.name)
-        if found is None:
-            compiled = self.stmt.compile(dialect=dialect)
-            assert isinstance(compiled, SQLCompiler)
-            processors: list[Processor] = [
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in self.stmt.selected_columns
-            ]
-            found = self._compiled[dialect.name] = (compiled, processors)
-        return found
-
-    def rows(self, raw: Sequence[Sequence[Any]], processors: list[Processor]) -> list[Any]:
-        make = self.row_type._make
-        return [
-            make(value if p is None else p(value) for p, value in zip(processors, row, strict=True))
-            for row in raw
-        ]
 
 
 class PointReader:
@@ -77,14 +48,13 @@ class PointReader:
 
     async def all(self, query: PointQuery, params: Mapping[str, Any]) -> list[Any]:
         """The rows ``query`` selects with ``params`` (named as in its bind parameters)."""
-        compiled, processors = query.compiled(self.dialect)
-        values = compiled.construct_params(params)
+        compiled = query.compiled(self.dialect)
+        sql, values = compiled.bind(params)
         if self.sqlite_path is not None:
-            positional = [values[name] for name in compiled.positiontup or ()]
-            raw = self._sqlite_connection().execute(compiled.string, positional).fetchall()
+            raw = self._sqlite_connection().execute(sql, values).fetchall()
         else:
-            raw = await self._pg_fetch(compiled.string, values)
-        return query.rows(raw, processors)
+            raw = await self._pg_fetch(sql, values)
+        return query.rows(raw, compiled.results)
 
     async def first(self, query: PointQuery, params: Mapping[str, Any]) -> Any | None:
         rows = await self.all(query, params)
