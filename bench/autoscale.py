@@ -491,13 +491,10 @@ async def speed_run(plan: Plan) -> dict[str, Any]:
             wall = time.perf_counter() - ready
             cpu = time.process_time() - cpu_started
             outcomes = sim.outcomes()
-            passes = stack.passes
         finally:
             await sim.close()
-    steps = len(passes)
-    read = sum(p.read_seconds for p in passes)
-    decide = sum(p.decide_seconds for p in passes)
-    write = sum(p.write_seconds for p in passes)
+    steps = stack.passes
+    read, decide, write = (stack.seconds[k] for k in ("read", "decide", "write"))
     parts["reconciler: read"] = read
     parts["reconciler: decide"] = decide
     parts["reconciler: write"] = write

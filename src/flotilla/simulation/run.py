@@ -318,7 +318,7 @@ async def simulate(
             outcomes=sim.outcomes(),
             timeline=sim.timeline,
             wall_seconds=time.perf_counter() - started,
-            passes=len(sim.stack.passes),
+            passes=sim.stack.passes,
             node_hours=hours,
         )
     finally:

@@ -25,7 +25,13 @@ class Stack:
     agents: SimAgents
     reconciler: Reconciler
     actuator: Actuator
-    passes: list[PassResult] = field(default_factory=list)
+    passes: int = 0
+    """Reconcile passes run (only counts and times are kept: a day holds 17,280 plans)."""
+    seconds: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("read", "decide", "write"), 0.0)
+    )
+    """Time the passes spent reading, deciding and writing."""
+    last: PassResult | None = None
 
     @classmethod
     def build(
@@ -55,7 +61,11 @@ class Stack:
         await self.actuator.handle_events()
         await self.agents.step()
         result = await self.reconciler.run_once()
-        self.passes.append(result)
+        self.passes += 1
+        self.seconds["read"] += result.read_seconds
+        self.seconds["decide"] += result.decide_seconds
+        self.seconds["write"] += result.write_seconds
+        self.last = result
         if result.actuation or not result.led:
             await self.actuator.run_once()
 
