@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from flotilla.store.prepared import PointQuery, fetch
+from flotilla.store.prepared import PointQuery, Prepared, execute_many, fetch
 from flotilla.store.tables import DeploymentRow, TrafficSampleRow
 
 RETENTION_SECONDS = 86_400 + 600
@@ -41,7 +41,25 @@ class Sample:
 
 _SAMPLES = cast(sa.Table, TrafficSampleRow.__table__)
 _DEPLOYMENTS = cast(sa.Table, DeploymentRow.__table__)
-_LAST_REQUEST = (
+_SAMPLE_COLUMNS = (
+    "deployment_pk",
+    "gateway",
+    "start_s",
+    "end_s",
+    "in_flight",
+    "arrivals",
+    "held",
+    "last_request_at",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "errors",
+)
+_INSERT = Prepared(
+    sa.insert(_SAMPLES).values(
+        {name: sa.bindparam(name, type_=_SAMPLES.c[name].type) for name in _SAMPLE_COLUMNS}
+    )
+)
+_LAST_REQUEST = Prepared(
     sa.update(_DEPLOYMENTS)
     .where(
         _DEPLOYMENTS.c.pk == sa.bindparam("deployment_pk"),
@@ -57,10 +75,14 @@ _LAST_REQUEST = (
 async def record(session: AsyncSession, gateway: str, samples: list[Sample]) -> None:
     """Store a report: the samples in one insert, each deployment's newest request in one
     batched update (a report covers every deployment a gateway serves, every interval)."""
-    if not samples:
-        return
-    await session.execute(
-        sa.insert(_SAMPLES),
+    if samples:
+        await session.run_sync(_record, gateway, samples)
+
+
+def _record(session: Session, gateway: str, samples: list[Sample]) -> None:
+    execute_many(
+        session,
+        _INSERT,
         [
             {
                 "deployment_pk": s.deployment_pk,
@@ -84,10 +106,9 @@ async def record(session: AsyncSession, gateway: str, samples: list[Sample]) -> 
             s.deployment_pk not in latest or s.last_request_at > latest[s.deployment_pk]
         ):
             latest[s.deployment_pk] = s.last_request_at
-    if latest:
-        await session.execute(
-            _LAST_REQUEST, [{"deployment_pk": pk, "at": at} for pk, at in latest.items()]
-        )
+    execute_many(
+        session, _LAST_REQUEST, [{"deployment_pk": pk, "at": at} for pk, at in latest.items()]
+    )
 
 
 async def prune(session: AsyncSession, now: datetime) -> None:
