@@ -72,9 +72,24 @@ async def test_a_point_query_reads_named_rows_without_a_session(
     assert row is not None and row.state == "ready" and row.capacity["cpu"] == "4"
 
 
-async def test_an_in_parameter_is_refused_when_compiled(ctx: Context) -> None:
-    query = Prepared(sa.select(_N.id).where(_N.pk.in_(sa.bindparam("pks", expanding=True))))
-    with pytest.raises(ValueError, match="no IN parameters"):
+async def test_an_in_parameter_takes_lists_of_any_length(
+    client: httpx.AsyncClient, ctx: Context
+) -> None:
+    await _two_nodes(client, ctx)
+    query = Prepared(
+        sa.select(_N.id)
+        .where(_N.pk.in_(sa.bindparam("pks", expanding=True)), _N.state == sa.bindparam("state"))
+        .order_by(_N.pk)
+    )
+
+    def ids(s: Session, pks: list[int]) -> list[str]:
+        return [nid for (nid,) in fetch(s, query, {"pks": pks, "state": "ready"})]
+
+    both = await ctx.db.read_in_thread(lambda s: ids(s, [1, 2, 3]))
+    assert len(both) == 2
+    assert await ctx.db.read_in_thread(lambda s: ids(s, [2])) == both[1:]
+    assert await ctx.db.read_in_thread(lambda s: ids(s, [])) == []
+    with pytest.raises(ValueError, match="no value given for state"):
         await ctx.db.read_in_thread(lambda s: fetch(s, query, {"pks": [1]}))
 
 

@@ -29,6 +29,7 @@ from flotilla.domain.states import (
 )
 from flotilla.services import events
 from flotilla.services.context import Caller, Context
+from flotilla.store.prepared import Prepared, execute, fetch
 from flotilla.store.tables import DeploymentRow, ModelVersionRow, NodeRow, ReplicaRow
 
 
@@ -229,7 +230,7 @@ LIVE = [
 
 
 _R, _D, _V = ReplicaRow.__table__.c, DeploymentRow.__table__.c, ModelVersionRow.__table__.c
-_DESIRED = (
+_DESIRED = Prepared(
     sa.select(_R.node_pk, _R.id, _R.state, _D.id, _V.digest, _V.entrypoint, _V.resources)
     .join_from(ReplicaRow.__table__, DeploymentRow.__table__, _D.pk == _R.deployment_pk)
     .join(ModelVersionRow.__table__, _V.pk == _R.model_version_pk)
@@ -241,10 +242,10 @@ _DESIRED = (
 
 async def desired(session: AsyncSession, node_pks: list[int]) -> dict[int, list[DesiredReplica]]:
     """The replicas each of these nodes should run (or drain), in one query."""
-    result = await session.execute(_DESIRED, {"node_pks": node_pks})
+    rows = await session.run_sync(fetch, _DESIRED, {"node_pks": node_pks})
     found: dict[int, list[DesiredReplica]] = {pk: [] for pk in node_pks}
     draining = ReplicaState.DRAINING.value
-    for node_pk, rid, state, dep_id, digest, entrypoint, resources in result.all():
+    for node_pk, rid, state, dep_id, digest, entrypoint, resources in rows:
         found[node_pk].append(
             DesiredReplica(rid, dep_id, digest, entrypoint, resources, drain=state == draining)
         )
@@ -268,10 +269,10 @@ _GONE = frozenset(s.value for s in NODE_GONE_STATES)
 _STARTING = frozenset({NodeState.LAUNCHING.value, NodeState.REGISTERING.value})
 _NODES = cast(sa.Table, NodeRow.__table__)
 _N = _NODES.c
-_NODE_STATES = sa.select(_N.id, _N.pk, _N.state).where(
-    _N.id.in_(sa.bindparam("ids", expanding=True))
+_NODE_STATES = Prepared(
+    sa.select(_N.id, _N.pk, _N.state).where(_N.id.in_(sa.bindparam("ids", expanding=True)))
 )
-_REGISTERED = (
+_REGISTERED = Prepared(
     sa.update(_NODES)
     .where(_N.pk.in_(sa.bindparam("pks", expanding=True)), _N.state.in_(_STARTING))
     .values(
@@ -282,7 +283,7 @@ _REGISTERED = (
         ready_at=sa.bindparam("now", type_=_N.ready_at.type),
     )
 )
-_HEARD_FROM = (
+_HEARD_FROM = Prepared(
     sa.update(_NODES)
     .where(_N.pk.in_(sa.bindparam("pks", expanding=True)))
     .values(
@@ -294,8 +295,8 @@ _HEARD_FROM = (
 
 async def node_states(session: AsyncSession, node_ids: list[str]) -> dict[str, tuple[int, str]]:
     """Node id → (pk, state), for the nodes that exist."""
-    result = await session.execute(_NODE_STATES, {"ids": node_ids})
-    return {nid: (pk, state) for nid, pk, state in result.all()}
+    rows = await session.run_sync(fetch, _NODE_STATES, {"ids": node_ids})
+    return {nid: (pk, state) for nid, pk, state in rows}
 
 
 async def heartbeat_many(
@@ -309,8 +310,8 @@ async def heartbeat_many(
         return {}
     starting = [pk for pk, (state, _) in beats.items() if state in _STARTING]
     if starting:
-        await session.execute(_REGISTERED, {"pks": starting, "now": now})
-    await session.execute(_HEARD_FROM, {"pks": list(alive), "now": now})
+        await session.run_sync(execute, _REGISTERED, {"pks": starting, "now": now})
+    await session.run_sync(execute, _HEARD_FROM, {"pks": list(alive), "now": now})
     for pk, reports in alive.items():
         await apply_reports(session, pk, reports, now)
     await session.flush()

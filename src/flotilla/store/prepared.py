@@ -8,7 +8,7 @@ once per dialect, with its parameter and result converters looked up once. ``fet
 controllers' snapshot reads a dozen selects every pass, and its write updates every deployment.
 
 Results and parameters convert as SQLAlchemy would convert them (``UTCDateTime`` gives aware
-UTC datetimes, JSON columns decode). ``IN`` takes a fixed list, not a parameter.
+UTC datetimes, JSON columns decode).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class Compiled:
 
     The final SQL — with any fixed ``IN`` list expanded into one parameter per item — and the
     parameters no caller gives are settled at the first call; every call gives the same names.
+    A statement with an ``IN`` parameter is expanded at each call instead (its SQL depends on the
+    length of the list), which costs a few microseconds more.
     """
 
     __slots__ = (
@@ -42,6 +44,7 @@ class Compiled:
         "results",
         "sql",
         "statement",
+        "varying",
     )
 
     def __init__(
@@ -58,10 +61,13 @@ class Compiled:
             for bind, name in statement.bind_names.items()
         }
         self.fixed: dict[str, Any] | None = None
+        self.varying = any(b.expanding and b.required for b in statement.binds.values())
 
     def bind(self, given: Mapping[str, Any] | None) -> tuple[str, Any]:
         """The SQL and the driver's parameters for it: a list in order (SQLite) or a dict by name
         (PostgreSQL)."""
+        if self.varying:
+            return self._expand(given)
         if self.fixed is None:
             missing = self.required - set(given or ())
             if missing:
@@ -81,6 +87,19 @@ class Compiled:
         if self.positional:
             return self.sql, [values[name] for name in self.order]
         return self.sql, values
+
+    def _expand(self, given: Mapping[str, Any] | None) -> tuple[str, Any]:
+        missing = self.required - set(given or ())
+        if missing:
+            raise ValueError(f"no value given for {', '.join(sorted(missing))}")
+        state = self.statement.construct_expanded_state(given)
+        values = {
+            name: _convert(self.processors.get(name) or state.processors.get(name), value)
+            for name, value in state.parameters.items()
+        }
+        if self.positional:
+            return state.statement, [values[name] for name in state.positiontup or ()]
+        return state.statement, values
 
 
 def _convert(process: Processor, value: Any) -> Any:
@@ -108,10 +127,6 @@ class Prepared:
         if found is None:
             statement = self.statement.compile(dialect=dialect)
             assert isinstance(statement, SQLCompiler)
-            if any(b.expanding and b.required for b in statement.binds.values()):
-                raise ValueError(
-                    "a prepared statement takes no IN parameters (a fixed list is fine)"
-                )
             required = {b.key for b in statement.binds.values() if b.required}
             columns = getattr(self.statement, "selected_columns", ())
             found = self._compiled[dialect.name] = Compiled(statement, dialect, columns, required)
