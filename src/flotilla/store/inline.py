@@ -40,6 +40,12 @@ class InlineConnection(aiosqlite.Connection):
     def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
         return self._connect().__await__()  # no worker thread to start
 
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Every statement, commit and cursor call: run now (no future to create and await)."""
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
 
 def inline_creator(path: str, **kwargs: Any) -> Callable[[], Any]:
     """An ``async_creator`` for SQLAlchemy's aiosqlite dialect."""
