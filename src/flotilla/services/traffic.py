@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from flotilla.store.prepared import PointQuery, Prepared, execute_many, fetch
+from flotilla.store.prepared import Prepared, execute_many, fetch
 from flotilla.store.tables import DeploymentRow, TrafficSampleRow
 
 RETENTION_SECONDS = 86_400 + 600
@@ -136,7 +136,7 @@ def _clip(column: Any, bound: Any, upper: bool) -> Any:
 
 
 _T = _SAMPLES.c
-_NEWEST = PointQuery(sa.select(sa.func.max(_T.end_s)))
+_NEWEST = Prepared(sa.select(sa.func.max(_T.end_s)))
 
 
 def window_end(session: Session, now: datetime, max_lag: float) -> float | None:
@@ -167,7 +167,7 @@ def _window_query() -> Any:
     )
 
 
-_WINDOW = PointQuery(_window_query())
+_WINDOW = Prepared(_window_query())
 
 
 def windows(session: Session, end: float, seconds: float) -> dict[int, Window]:
@@ -184,7 +184,7 @@ def windows(session: Session, end: float, seconds: float) -> dict[int, Window]:
     return found
 
 
-_HELD = PointQuery(
+_HELD = Prepared(
     sa.select(_T.deployment_pk, _T.gateway, _T.held)
     .where(_T.end_s > sa.bindparam("since", type_=sa.Float()))
     .order_by(_T.end_s)

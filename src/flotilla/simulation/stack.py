@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flotilla.controllers.actuator import Actuator
-from flotilla.controllers.reconciler import PassResult, Reconciler
+from flotilla.controllers.reconciler import Reconciler
 from flotilla.domain.time import ManualClock
 from flotilla.providers.registry import ProviderRegistry
 from flotilla.providers.sim import SimAgents, SimCloud
@@ -31,7 +31,6 @@ class Stack:
         default_factory=lambda: dict.fromkeys(("read", "decide", "write"), 0.0)
     )
     """Time the passes spent reading, deciding and writing."""
-    last: PassResult | None = None
 
     @classmethod
     def build(
@@ -65,7 +64,6 @@ class Stack:
         self.seconds["read"] += result.read_seconds
         self.seconds["decide"] += result.decide_seconds
         self.seconds["write"] += result.write_seconds
-        self.last = result
         if result.actuation or not result.led:
             await self.actuator.run_once()
 

@@ -3,9 +3,10 @@
 Through a ``Session``, each statement pays SQLAlchemy's execution machinery — a cache key, an
 execution context, parameter and result processing set up per call — which costs several times
 what SQLite takes to answer a small query. A ``Prepared`` statement is a Core statement compiled
-once per dialect, with its parameter and result converters looked up once. ``fetch`` and
-``execute_many`` run one on a sync ``Session``'s own connection, inside its transaction: the
-controllers' snapshot reads a dozen selects every pass, and its write updates every deployment.
+once per dialect, with its parameter and result converters looked up once. ``fetch``,
+``execute`` and ``execute_many`` run one on a sync ``Session``'s own connection, inside its
+transaction (an ``AsyncSession``'s through ``run_sync``): the controllers' snapshot reads a dozen
+selects every pass, its write updates every deployment, and gateways and agents report often.
 
 Results and parameters convert as SQLAlchemy would convert them (``UTCDateTime`` gives aware
 UTC datetimes, JSON columns decode).
@@ -196,6 +197,8 @@ def execute_many(session: Session, statement: Prepared, rows: Sequence[Mapping[s
         return
     dbapi, dialect = _driver(session)
     compiled = statement.compiled(dialect)
+    if compiled.varying:
+        raise ValueError("execute_many takes no IN parameters: each list length is its own SQL")
     cursor = dbapi.cursor()
     try:
         bound = [compiled.bind(row) for row in rows]
