@@ -22,7 +22,7 @@ from flotilla.controllers.plan import Plan
 from flotilla.controllers.write import write_plan
 from flotilla.domain.states import NodeState
 from flotilla.services.context import Context
-from flotilla.store.leases import claim_named, holds_named_sync
+from flotilla.store.leases import claim_named, holds_named
 
 log = logging.getLogger("flotilla.reconciler")
 
@@ -99,7 +99,7 @@ class Reconciler:
             token, ttl = self._token, self.ctx.settings.lease_seconds
 
             def write(s: Session) -> None:
-                if not holds_named_sync(s, LEADER, token, now, ttl):
+                if not holds_named(s, LEADER, token, now, ttl):
                     raise LostLeadership
                 write_plan(s, plan, snap, now)
 

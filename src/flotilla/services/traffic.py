@@ -8,7 +8,7 @@ are seconds since the Unix epoch, so windows are summed in SQL on both databases
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
@@ -41,22 +41,14 @@ class Sample:
 
 _SAMPLES = cast(sa.Table, TrafficSampleRow.__table__)
 _DEPLOYMENTS = cast(sa.Table, DeploymentRow.__table__)
-_SAMPLE_COLUMNS = (
-    "deployment_pk",
-    "gateway",
-    "start_s",
-    "end_s",
-    "in_flight",
-    "arrivals",
-    "held",
-    "last_request_at",
-    "latency_ms_p50",
-    "latency_ms_p99",
-    "errors",
-)
+_SAMPLE_FIELDS = tuple(f.name for f in fields(Sample))
+"""A sample's columns besides ``gateway``: the row stores the sample as it is."""
 _INSERT = Prepared(
     sa.insert(_SAMPLES).values(
-        {name: sa.bindparam(name, type_=_SAMPLES.c[name].type) for name in _SAMPLE_COLUMNS}
+        {
+            name: sa.bindparam(name, type_=_SAMPLES.c[name].type)
+            for name in ("gateway", *_SAMPLE_FIELDS)
+        }
     )
 )
 _LAST_REQUEST = Prepared(
@@ -84,19 +76,7 @@ def _record(session: Session, gateway: str, samples: list[Sample]) -> None:
         session,
         _INSERT,
         [
-            {
-                "deployment_pk": s.deployment_pk,
-                "gateway": gateway,
-                "start_s": s.start_s,
-                "end_s": s.end_s,
-                "in_flight": s.in_flight,
-                "arrivals": s.arrivals,
-                "held": s.held,
-                "last_request_at": s.last_request_at,
-                "latency_ms_p50": s.latency_ms_p50,
-                "latency_ms_p99": s.latency_ms_p99,
-                "errors": s.errors,
-            }
+            {"gateway": gateway, **{name: getattr(s, name) for name in _SAMPLE_FIELDS}}
             for s in samples
         ],
     )

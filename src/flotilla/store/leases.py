@@ -42,7 +42,7 @@ _CLAIM = (
         expires_at=sa.bindparam("b_expires", type_=_AT),
     )
 )
-_HOLDS = (
+_HOLDS = Prepared(
     sa.update(_LEASES)
     .where(
         _L.name == sa.bindparam("b_name"),
@@ -51,8 +51,7 @@ _HOLDS = (
     )
     .values(expires_at=sa.bindparam("b_expires", type_=_AT))
 )
-_HOLDS_PREPARED = Prepared(_HOLDS)
-"""Prebuilt Core statements: the leader renews its lease every few seconds."""
+"""Prebuilt: the leader claims its lease every few seconds and checks it in every write."""
 
 
 async def claim_named(
@@ -78,22 +77,6 @@ async def claim_named(
     except IntegrityError:
         return None
     return token
-
-
-async def holds_named(
-    session: AsyncSession, name: str, token: str, now: datetime, ttl_seconds: float
-) -> bool:
-    """Extend the lease if ``token`` still holds it; False means someone else leads now."""
-    result = await session.execute(
-        _HOLDS,
-        {
-            "b_name": name,
-            "b_token": token,
-            "now": now,
-            "b_expires": now + timedelta(seconds=ttl_seconds),
-        },
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def release_named(session: AsyncSession, name: str, token: str, now: datetime) -> None:
@@ -138,13 +121,11 @@ async def claim_rows(
     return token, list(claimed.all())
 
 
-def holds_named_sync(
-    session: Session, name: str, token: str, now: datetime, ttl_seconds: float
-) -> bool:
-    """``holds_named`` for work running in a worker thread."""
+def holds_named(session: Session, name: str, token: str, now: datetime, ttl_seconds: float) -> bool:
+    """Extend the lease if ``token`` still holds it; False means someone else leads now."""
     touched = execute(
         session,
-        _HOLDS_PREPARED,
+        _HOLDS,
         {
             "b_name": name,
             "b_token": token,
